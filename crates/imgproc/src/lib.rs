@@ -1,0 +1,1 @@
+//! Geometry-aware image operations: resampling and interpolation, Gaussian/gradient filters, intensity transforms, morphology, connected components, distance transforms.

@@ -1,0 +1,4 @@
+//! Integration tests of hounsfield-io against files and tools nobody here wrote.
+//! Needs the sample data and reference tools installed by `scripts/setup.sh`.
+
+mod common;

@@ -1,1 +1,55 @@
-fn main() {}
+//! The `hounsfield` binary: argument parsing, progress bars, exit codes; no algorithms.
+//!
+//! Exit codes: 0 success, 2 bad input or usage (one clear line on stderr), 1 internal error.
+
+mod cmd;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Hounsfield: radiological imaging from raw data to results a clinician can trust.
+#[derive(Parser, Debug)]
+#[command(name = "hounsfield", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: ui::GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print format, modality, dimensions, geometry, data type and intensity statistics.
+    Info(cmd::info::Args),
+    /// Convert between DICOM, NIfTI, NRRD, MetaImage and PNG (chosen by the output's extension).
+    Convert(cmd::convert::Args),
+    /// Render one axial, coronal or sagittal slice to PNG with window/level and label overlay.
+    Slice(cmd::slice::Args),
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    cli.global.apply()?;
+    match cli.command {
+        Command::Info(a) => cmd::info::run(a, &cli.global),
+        Command::Convert(a) => cmd::convert::run(a, &cli.global),
+        Command::Slice(a) => cmd::slice::run(a, &cli.global),
+    }
+}
+
+fn main() -> ExitCode {
+    // clap exits with status 2 on usage errors, as we want.
+    let cli = Cli::parse();
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("hounsfield: internal error (a bug; please report it): {info}");
+    }));
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("hounsfield: error: {}", ui::one_line(&e));
+            ExitCode::from(2)
+        }
+        Err(_) => ExitCode::from(1),
+    }
+}

@@ -20,17 +20,20 @@
 //! |---|---|
 //! | [`geometry`] | [`Geometry`], [`Affine3`] index↔world maps |
 //! | [`volume`] | [`Volume`], [`LabelVolume`], [`AnyVolume`], the [`Scalar`] voxel types |
+//! | [`field`] | [`DisplacementField`], a dense vector field usable as a [`Transform`] |
 //! | [`transform`] | [`Transform`], [`IdentityTransform`], [`AffineTransform`], [`ComposedTransform`] |
 //! | [`error`] | [`CoreError`] and the memory cap ([`check_alloc`]) |
 //! | [`linalg`] | 3×3 matrix helpers |
 
 pub mod error;
+pub mod field;
 pub mod geometry;
 pub mod linalg;
 pub mod transform;
 pub mod volume;
 
 pub use error::{check_alloc, checked_voxels, memory_cap, set_memory_cap, CoreError, DEFAULT_MEMORY_CAP};
+pub use field::DisplacementField;
 pub use geometry::{Affine3, Geometry};
 pub use transform::{AffineTransform, ComposedTransform, IdentityTransform, Transform};
 pub use volume::{AnyVolume, LabelVolume, Scalar, Volume};

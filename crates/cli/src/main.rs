@@ -27,6 +27,9 @@ enum Command {
     Convert(cmd::convert::Args),
     /// Render one axial, coronal or sagittal slice to PNG with window/level and label overlay.
     Slice(cmd::slice::Args),
+    /// Generate digital phantoms (Shepp-Logan, torso CT, head MR) with ground-truth labels,
+    /// and datasets for training and evaluation.
+    Phantom(cmd::phantom::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -35,6 +38,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(a) => cmd::info::run(a, &cli.global),
         Command::Convert(a) => cmd::convert::run(a, &cli.global),
         Command::Slice(a) => cmd::slice::run(a, &cli.global),
+        Command::Phantom(a) => cmd::phantom::run(a, &cli.global),
     }
 }
 

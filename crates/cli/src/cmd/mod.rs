@@ -2,6 +2,7 @@
 
 pub mod convert;
 pub mod info;
+pub mod phantom;
 pub mod slice;
 
 use std::path::Path;

@@ -1,0 +1,7 @@
+//! Studies and pipelines: TOML-defined steps over a study, the built-in demo study, the HTML report.
+
+pub mod error;
+pub mod study;
+
+pub use error::PipelineError;
+pub use study::{Figure, ImageKind, Metric, StepRecord, Study, StudyImage, Table};

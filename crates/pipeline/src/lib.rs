@@ -1,7 +1,10 @@
 //! Studies and pipelines: TOML-defined steps over a study, the built-in demo study, the HTML report.
 
 pub mod error;
+pub mod pipeline;
+pub mod steps;
 pub mod study;
 
 pub use error::PipelineError;
+pub use pipeline::{Observer, Pipeline, RunOptions, Silent, StepContext};
 pub use study::{Figure, ImageKind, Metric, StepRecord, Study, StudyImage, Table};

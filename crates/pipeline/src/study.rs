@@ -141,7 +141,9 @@ impl Study {
 
     /// The label map of a role.
     pub fn labels(&self, role: &str) -> Result<&LabelVolume, PipelineError> {
-        self.labels.get(role).ok_or_else(|| PipelineError::MissingRole { role: role.into(), what: "label map" })
+        self.labels
+            .get(role)
+            .ok_or_else(|| PipelineError::MissingRole { role: role.into(), what: "label map" })
     }
 
     /// The displacement field of a role.

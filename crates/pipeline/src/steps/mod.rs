@@ -1,0 +1,56 @@
+//! The step kinds a pipeline file can name. Each is a struct read from the step's TOML table
+//! (unknown fields are errors) that implements [`Step`].
+//!
+//! | kind | reads | writes | does |
+//! |---|---|---|---|
+//! | `load` | a file | `image` (and/or `labels`) | reads any supported image |
+//! | `save` | `role` | a file | writes an image or label map (format by extension) |
+//! | `label-stats` | `image`, `labels` | — | volume (mL) and intensity statistics per label |
+
+mod io_steps;
+mod stats;
+
+use std::error::Error;
+
+use crate::pipeline::StepContext;
+use crate::study::Study;
+
+/// The error type steps return (wrapped with the step's id by the pipeline).
+pub type StepError = Box<dyn Error + Send + Sync>;
+
+/// One typed pipeline step.
+pub trait Step: std::fmt::Debug + Send + Sync {
+    /// The kind name used in pipeline files.
+    fn kind(&self) -> &'static str;
+    /// Roles read.
+    fn inputs(&self) -> Vec<String>;
+    /// Roles written.
+    fn outputs(&self) -> Vec<String>;
+    /// Runs the step.
+    fn run(&self, study: &mut Study, ctx: &mut StepContext<'_>) -> Result<(), StepError>;
+}
+
+/// Every step kind, as pipeline files name them.
+pub const KINDS: &[&str] = &["load", "save", "label-stats"];
+
+fn typed<T: Step + serde::de::DeserializeOwned + 'static>(
+    table: toml::Table,
+) -> Result<Box<dyn Step>, String> {
+    toml::Value::Table(table).try_into::<T>().map(|s| Box::new(s) as Box<dyn Step>).map_err(|e| e.to_string())
+}
+
+/// Builds the step of `kind` from its table (without `id` and `kind`). `None` when the kind
+/// does not exist.
+pub fn parse(kind: &str, table: toml::Table) -> Option<Result<Box<dyn Step>, String>> {
+    Some(match kind {
+        "load" => typed::<io_steps::Load>(table),
+        "save" => typed::<io_steps::Save>(table),
+        "label-stats" => typed::<stats::LabelStats>(table),
+        _ => return None,
+    })
+}
+
+/// A step error from a message.
+pub(crate) fn fail(msg: impl Into<String>) -> StepError {
+    msg.into().into()
+}

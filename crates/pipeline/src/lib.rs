@@ -2,6 +2,8 @@
 
 pub mod error;
 pub mod pipeline;
+pub mod plot;
+pub mod report;
 pub mod steps;
 pub mod study;
 

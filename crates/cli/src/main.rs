@@ -30,6 +30,8 @@ enum Command {
     /// Generate digital phantoms (Shepp-Logan, torso CT, head MR) with ground-truth labels,
     /// and datasets for training and evaluation.
     Phantom(cmd::phantom::Args),
+    /// Run a pipeline file (TOML steps over a study) and write an HTML report.
+    Run(cmd::run::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -39,6 +41,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Convert(a) => cmd::convert::run(a, &cli.global),
         Command::Slice(a) => cmd::slice::run(a, &cli.global),
         Command::Phantom(a) => cmd::phantom::run(a, &cli.global),
+        Command::Run(a) => cmd::run::run(a, &cli.global),
     }
 }
 

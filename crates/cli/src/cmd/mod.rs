@@ -3,6 +3,7 @@
 pub mod convert;
 pub mod info;
 pub mod phantom;
+pub mod run;
 pub mod slice;
 
 use std::path::Path;

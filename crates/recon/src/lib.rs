@@ -1,0 +1,3 @@
+//! Reconstruction: `ct` (projectors, FBP/FDK, iterative, DRR), `pet` (MLEM/OSEM), `mri` (FFT, sampling, coils, SENSE, compressed sensing), `us` (channel data, beamforming, B-mode).
+
+pub mod ct;

@@ -32,6 +32,32 @@ enum Command {
     Phantom(cmd::phantom::Args),
     /// Run a pipeline file (TOML steps over a study) and write an HTML report.
     Run(cmd::run::Args),
+    /// Reconstruct images from raw data (CT sinograms, PET emission data).
+    #[command(subcommand)]
+    Recon(ReconCmd),
+    /// Simulate raw data from phantoms or volumes (CT sinograms with dose, PET emission data).
+    #[command(subcommand)]
+    Simulate(SimulateCmd),
+    /// Forward-project a volume into a sinogram / projections with a geometry TOML.
+    Project(cmd::ct::ProjectArgs),
+    /// Digitally reconstructed radiograph (X-ray) of a CT volume.
+    Drr(cmd::ct::DrrArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ReconCmd {
+    /// CT: FBP, FDK, SIRT, SART, CGLS, TV.
+    Ct(cmd::ct::ReconCtArgs),
+    /// PET: MLEM, OSEM with attenuation correction.
+    Pet(cmd::ct::ReconPetArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum SimulateCmd {
+    /// CT sinogram of a phantom or volume, with photon noise for a dose.
+    Ct(cmd::ct::SimulateCtArgs),
+    /// PET emission sinogram of an activity map, with Poisson noise.
+    Pet(cmd::ct::SimulatePetArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -42,6 +68,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Slice(a) => cmd::slice::run(a, &cli.global),
         Command::Phantom(a) => cmd::phantom::run(a, &cli.global),
         Command::Run(a) => cmd::run::run(a, &cli.global),
+        Command::Recon(ReconCmd::Ct(a)) => cmd::ct::recon_ct(a, &cli.global),
+        Command::Recon(ReconCmd::Pet(a)) => cmd::ct::recon_pet(a, &cli.global),
+        Command::Simulate(SimulateCmd::Ct(a)) => cmd::ct::simulate_ct(a, &cli.global),
+        Command::Simulate(SimulateCmd::Pet(a)) => cmd::ct::simulate_pet(a, &cli.global),
+        Command::Project(a) => cmd::ct::project(a, &cli.global),
+        Command::Drr(a) => cmd::ct::drr(a, &cli.global),
     }
 }
 

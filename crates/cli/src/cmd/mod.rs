@@ -1,6 +1,7 @@
 //! One module per subcommand: each has an `Args` (clap) and a `run`.
 
 pub mod convert;
+pub mod ct;
 pub mod info;
 pub mod phantom;
 pub mod run;

@@ -51,7 +51,8 @@ impl GlobalArgs {
 /// Parses `8GiB`, `512MiB`, `100MB`, `1e9` (bytes).
 pub fn parse_size(s: &str) -> anyhow::Result<u64> {
     let t = s.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    // The unit is the trailing run of letters, so exponents like `1e9` stay in the number.
+    let split = t.trim_end_matches(|c: char| c.is_ascii_alphabetic()).len();
     let (num, unit) = t.split_at(split);
     let n: f64 = num.trim().parse().with_context(|| format!("invalid size `{s}`"))?;
     let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {

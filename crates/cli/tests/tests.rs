@@ -1,0 +1,4 @@
+//! End-to-end tests of the `hounsfield` binary.
+
+mod common;
+mod errors;

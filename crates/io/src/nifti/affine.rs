@@ -154,8 +154,8 @@ pub(crate) fn geometry_from_ras(m: &Mat3, t: Vec3) -> Result<Geometry, String> {
             return Err(format!("affine column {k} has zero or non-finite length: {m:?}"));
         }
         g.spacing[k] = s;
-        for r in 0..3 {
-            g.direction[r][k] = col[r] / s;
+        for (row, c) in g.direction.iter_mut().zip(col) {
+            row[k] = c / s;
         }
     }
     g.origin = [FLIP[0] * t[0], FLIP[1] * t[1], FLIP[2] * t[2]];

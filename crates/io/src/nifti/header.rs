@@ -62,7 +62,9 @@ impl std::fmt::Display for HeaderProblem {
                 write!(f, "not a NIfTI file: sizeof_hdr is {v} (NIfTI-1 has 348, NIfTI-2 540)")
             }
             HeaderProblem::Analyze => write!(f, "Analyze 7.5 header without NIfTI magic (not supported)"),
-            HeaderProblem::Magic(m) => write!(f, "not a NIfTI file: bad magic {:?}", String::from_utf8_lossy(m)),
+            HeaderProblem::Magic(m) => {
+                write!(f, "not a NIfTI file: bad magic {:?}", String::from_utf8_lossy(m))
+            }
         }
     }
 }

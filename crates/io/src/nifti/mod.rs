@@ -191,6 +191,8 @@ enum Want {
     Volume,
     /// A `[nx, ny, nz, 1, 3]` vector image.
     Vector,
+    /// Every 3-D volume of a 4-D…7-D image.
+    Frames,
 }
 
 /// Everything decided from the header before touching voxel data.
@@ -253,6 +255,7 @@ fn plan(h: Header, want: Want, path: &Path) -> Result<Plan, NiftiError> {
             }
             3
         }
+        Want::Frames => h.dim[4..=nd.max(3)].iter().product::<i64>() as usize,
     };
     let (geometry, _method) = affine::geometry(&h, dims)
         .map_err(|reason| NiftiError::ReadGeometry { reason, path: path.into() })?;
@@ -270,8 +273,11 @@ impl Plan {
     /// is known and allows it, else the header plus its 4-byte extension flag.
     fn data_offset(&self, file_len: Option<u64>, path: &Path) -> Result<u64, NiftiError> {
         let v = self.header.vox_offset;
-        if !(v.is_finite() && v >= 0.0 && v < 1e18) {
-            return Err(NiftiError::ReadHeader { reason: format!("invalid vox_offset {v}"), path: path.into() });
+        if !(0.0..1e18).contains(&v) {
+            return Err(NiftiError::ReadHeader {
+                reason: format!("invalid vox_offset {v}"),
+                path: path.into(),
+            });
         }
         let hdr = self.header.size as u64;
         let off = v.floor() as u64;
@@ -319,9 +325,10 @@ fn header_from_stream(r: &mut dyn Read, compressed: bool, path: &Path) -> Result
     let mut buf = [0u8; 540];
     let (first, rest) = buf.split_at_mut(header::PROBE);
     let short = |e: FillError| match e {
-        FillError::Short { got, .. } => {
-            NiftiError::ReadHeader { reason: format!("file too short for a NIfTI header ({got} bytes)"), path: path.into() }
-        }
+        FillError::Short { got, .. } => NiftiError::ReadHeader {
+            reason: format!("file too short for a NIfTI header ({got} bytes)"),
+            path: path.into(),
+        },
         other => fill_error(other, compressed, path),
     };
     voxels::read_full(r, first).map_err(short)?;
@@ -332,19 +339,47 @@ fn header_from_stream(r: &mut dyn Read, compressed: bool, path: &Path) -> Result
 
 /// Skips `n` bytes of a stream.
 fn skip(r: &mut dyn Read, n: u64, compressed: bool, path: &Path) -> Result<(), NiftiError> {
-    let got = io::copy(&mut r.take(n), &mut io::sink()).map_err(|e| fill_error(e.into(), compressed, path))?;
+    let got =
+        io::copy(&mut r.take(n), &mut io::sink()).map_err(|e| fill_error(e.into(), compressed, path))?;
     if got < n {
         return Err(NiftiError::ReadData { need: n, got, path: path.into() });
     }
     Ok(())
 }
 
-/// Voxels of `plan` as one volume of dims `[nx, ny, nz · frames]` (frames stacked), scaled.
-fn read_data(plan: &Plan, src: &mut Source, compressed: bool, path: &Path) -> Result<AnyVolume, NiftiError> {
+/// Voxels of `plan`, scaled, as its frames (one for a 3-D volume, three for a vector field).
+fn read_data(
+    plan: &Plan,
+    src: &mut Source,
+    compressed: bool,
+    path: &Path,
+) -> Result<Vec<AnyVolume>, NiftiError> {
     let [nx, ny, nz] = plan.dims;
-    let raw =
-        voxels::read_volume(plan.elem, [nx, ny, nz * plan.frames], plan.geometry, plan.header.big_endian, src)
-            .map_err(|e| fill_error(e, compressed, path))?;
+    let raw = voxels::read_volume(
+        plan.elem,
+        [nx, ny, nz * plan.frames],
+        plan.geometry,
+        plan.header.big_endian,
+        src,
+    )
+    .map_err(|e| fill_error(e, compressed, path))?;
+    let scaled = scale(raw, plan, path)?;
+    if plan.frames == 1 {
+        return Ok(vec![scaled]);
+    }
+    Ok(
+        hounsfield_core::with_any_volume!(scaled, v => split_frames(v, nz).into_iter().map(AnyVolume::from).collect()),
+    )
+}
+
+/// Cuts a volume of dims `[nx, ny, nz · frames]` into frames of depth `nz`.
+fn split_frames<T: Clone>(v: Volume<T>, nz: usize) -> Vec<Volume<T>> {
+    let ([nx, ny, _], g, data) = v.into_parts();
+    data.chunks(nx * ny * nz).filter_map(|c| Volume::from_vec([nx, ny, nz], g, c.to_vec()).ok()).collect()
+}
+
+/// Applies the header's scaling, if any.
+fn scale(raw: AnyVolume, plan: &Plan, path: &Path) -> Result<AnyVolume, NiftiError> {
     match plan.scaling(path)? {
         None => Ok(raw),
         Some((slope, inter)) => {
@@ -376,7 +411,7 @@ fn is_gzip(head: &[u8]) -> bool {
 }
 
 /// Opens `path` and reads its voxels as `want` asks.
-fn read_path(path: &Path, want: Want) -> Result<AnyVolume, NiftiError> {
+fn read_path(path: &Path, want: Want) -> Result<Vec<AnyVolume>, NiftiError> {
     let open = |p: &Path| File::open(p).map_err(|source| NiftiError::Open { source, path: p.into() });
     let file = open(path)?;
     let mut magic = [0u8; 2];
@@ -419,7 +454,7 @@ fn pair_image(path: &Path) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-fn read_pair(path: &Path, plan: Plan, _want: Want) -> Result<AnyVolume, NiftiError> {
+fn read_pair(path: &Path, plan: Plan, _want: Want) -> Result<Vec<AnyVolume>, NiftiError> {
     let img = pair_image(path).ok_or_else(|| NiftiError::ReadHeader {
         reason: "header of a .hdr/.img pair, but no .img file beside it".into(),
         path: path.into(),
@@ -437,7 +472,7 @@ fn read_pair(path: &Path, plan: Plan, _want: Want) -> Result<AnyVolume, NiftiErr
     read_data(&plan, &mut Source::File { file: &file, offset }, false, &img)
 }
 
-fn read_bytes(bytes: &[u8], want: Want) -> Result<AnyVolume, NiftiError> {
+fn read_bytes(bytes: &[u8], want: Want) -> Result<Vec<AnyVolume>, NiftiError> {
     let path = Path::new(MEMORY);
     if is_gzip(bytes) {
         let mut dec = flate2::read::MultiGzDecoder::new(bytes);
@@ -470,38 +505,51 @@ fn pair_in_memory(plan: &Plan, path: &Path) -> Result<(), NiftiError> {
 /// Reads a `.nii` / `.nii.gz` file (or a `.hdr` whose `.img` lies beside it) into a volume in
 /// LPS. See the module docs for datatypes, scaling, dimensions and geometry.
 pub fn read(path: &Path) -> Result<AnyVolume, NiftiError> {
-    read_path(path, Want::Volume)
+    single(read_path(path, Want::Volume)?, path)
+}
+
+/// The one frame of a 3-D read.
+fn single(mut frames: Vec<AnyVolume>, path: &Path) -> Result<AnyVolume, NiftiError> {
+    frames.pop().ok_or_else(|| NiftiError::ReadDims {
+        dims: vec![],
+        reason: "no volume".into(),
+        path: path.into(),
+    })
 }
 
 /// Parses a NIfTI file held in memory (plain or gzip-compressed). `.hdr`/`.img` pairs need
 /// [`read`].
 pub fn read_from_bytes(bytes: &[u8]) -> Result<AnyVolume, NiftiError> {
-    read_bytes(bytes, Want::Volume)
+    single(read_bytes(bytes, Want::Volume)?, Path::new(MEMORY))
 }
 
 /// Reads an ITK/ANTs displacement field (`[nx, ny, nz, 1, 3]`, intent VECTOR) as its three
 /// component volumes (x, y, z displacement in LPS mm, the way ITK stores them), each on the
 /// field's grid. Any real datatype is converted to `f32`.
 pub fn read_vector_field(path: &Path) -> Result<[Volume<f32>; 3], NiftiError> {
-    let stacked = read_path(path, Want::Vector)?;
-    split_components(stacked.into_f32(), path)
+    components(read_path(path, Want::Vector)?, path)
+}
+
+/// Reads every 3-D volume of a 4-D (or up to 7-D) image, e.g. an fMRI or DCE series: frame
+/// `t` is the volume at `dim[4..]` multi-index `t` (dim[4] fastest). A 3-D file gives one
+/// frame. All frames share the file's geometry; scaling applies as in [`read`].
+pub fn read_frames(path: &Path) -> Result<Vec<AnyVolume>, NiftiError> {
+    read_path(path, Want::Frames)
 }
 
 /// Like [`read_vector_field`], for a file held in memory.
 pub fn read_vector_field_from_bytes(bytes: &[u8]) -> Result<[Volume<f32>; 3], NiftiError> {
-    let stacked = read_bytes(bytes, Want::Vector)?;
-    split_components(stacked.into_f32(), Path::new(MEMORY))
+    components(read_bytes(bytes, Want::Vector)?, Path::new(MEMORY))
 }
 
-fn split_components(v: Volume<f32>, path: &Path) -> Result<[Volume<f32>; 3], NiftiError> {
-    let ([nx, ny, nz3], g, data) = v.into_parts();
-    let dims = [nx, ny, nz3 / 3];
-    let n = nx * ny * (nz3 / 3);
-    let part = |c: usize| {
-        Volume::from_vec(dims, g, data[c * n..(c + 1) * n].to_vec())
-            .map_err(|e| NiftiError::ReadDims { dims: vec![], reason: e.to_string(), path: path.into() })
-    };
-    Ok([part(0)?, part(1)?, part(2)?])
+fn components(frames: Vec<AnyVolume>, path: &Path) -> Result<[Volume<f32>; 3], NiftiError> {
+    let n = frames.len();
+    let arr: [AnyVolume; 3] = frames.try_into().map_err(|_| NiftiError::ReadDims {
+        dims: vec![],
+        reason: format!("{n} components, expected 3"),
+        path: path.into(),
+    })?;
+    Ok(arr.map(AnyVolume::into_f32))
 }
 
 /// True for `.gz` names: the writer compresses.
@@ -543,12 +591,7 @@ fn write_header(
     for p in pixdim.iter_mut().take(all.len() + 1).skip(4) {
         *p = 1.0;
     }
-    let mut srow = [[0f32; 4]; 3];
-    for r in 0..3 {
-        for c in 0..4 {
-            srow[r][c] = f(x.srow[r][c]);
-        }
-    }
+    let srow = x.srow.map(|row| row.map(f));
     if srow.iter().flatten().any(|v| !v.is_finite()) {
         return Err(bad("geometry does not fit in f32".into()));
     }
@@ -606,10 +649,13 @@ pub fn write(path: &Path, volume: &AnyVolume) -> Result<(), NiftiError> {
 pub fn write_vector_field(path: &Path, components: &[Volume<f32>; 3]) -> Result<(), NiftiError> {
     let [x, y, z] = components;
     for c in [y, z] {
-        x.require_same_grid(c)
-            .map_err(|e| NiftiError::WriteVolume { reason: format!("components differ: {e}"), path: path.into() })?;
+        x.require_same_grid(c).map_err(|e| NiftiError::WriteVolume {
+            reason: format!("components differ: {e}"),
+            path: path.into(),
+        })?;
     }
-    let header = write_header(x.dims(), &[1, 3], ElemType::F32, x.geometry(), (INTENT_VECTOR as i16, "vector"), path)?;
+    let header =
+        write_header(x.dims(), &[1, 3], ElemType::F32, x.geometry(), (INTENT_VECTOR as i16, "vector"), path)?;
     write_file(path, &header, |w| {
         for c in components {
             voxels::write_elems(c.data(), false, w)?;
@@ -663,7 +709,8 @@ mod tests {
 
     #[test]
     fn scaling_gives_f32() {
-        let v: AnyVolume = Volume::from_vec([4, 1, 1], Geometry::default(), vec![0i16, 1, -2, 100]).unwrap().into();
+        let v: AnyVolume =
+            Volume::from_vec([4, 1, 1], Geometry::default(), vec![0i16, 1, -2, 100]).unwrap().into();
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.nii");
         write(&p, &v).unwrap();

@@ -259,10 +259,7 @@ pub(crate) fn parse_text_volume(
     fn go<T: Elem>(dims: [usize; 3], g: Geometry, text: &[u8]) -> Result<AnyVolume, TextError> {
         let n = dims[0] * dims[1] * dims[2];
         let mut out = Vec::with_capacity(n);
-        let tokens = text
-            .split(|b| b.is_ascii_whitespace() || *b == b',')
-            .filter(|t| !t.is_empty())
-            .take(n);
+        let tokens = text.split(|b| b.is_ascii_whitespace() || *b == b',').filter(|t| !t.is_empty()).take(n);
         for (index, tok) in tokens.enumerate() {
             let s = std::str::from_utf8(tok).ok();
             match s.and_then(|s| parse_number::<T>(s)) {
@@ -385,7 +382,10 @@ mod tests {
     #[test]
     fn text_numbers() {
         let v = parse_text_volume(ElemType::I16, [3, 1, 1], Geometry::default(), b" -3\n4.0, 7 ").unwrap();
-        assert_eq!(v, AnyVolume::I16(Volume::from_vec([3, 1, 1], Geometry::default(), vec![-3, 4, 7]).unwrap()));
+        assert_eq!(
+            v,
+            AnyVolume::I16(Volume::from_vec([3, 1, 1], Geometry::default(), vec![-3, 4, 7]).unwrap())
+        );
         assert!(matches!(
             parse_text_volume(ElemType::U8, [2, 1, 1], Geometry::default(), b"1 300"),
             Err(TextError::Token { index: 1, .. })

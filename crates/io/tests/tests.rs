@@ -2,3 +2,8 @@
 //! Needs the sample data and reference tools installed by `scripts/setup.sh`.
 
 mod common;
+mod metaimage;
+mod nifti;
+mod nifti_peers;
+mod nrrd;
+mod raster;

@@ -316,7 +316,7 @@ pub fn render_slice(
     if d != 1 {
         return Err(bad(format!("slice has depth {d}, expected 1")));
     }
-    if !(window.is_finite() && window >= 1.0) || !level.is_finite() {
+    if !(window.is_finite() && window >= 1.0 && level.is_finite()) {
         return Err(bad(format!("window {window} / level {level}: the width must be finite and ≥ 1")));
     }
     if !(0.0..=1.0).contains(&opacity) {

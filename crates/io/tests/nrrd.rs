@@ -298,7 +298,7 @@ fn bad_input_is_a_typed_error() {
         Err(NrrdError::ReadHeader { .. })
     ));
     // Sizes larger than the data, and far above the memory cap.
-    let big = attached("endian: little\nencoding: raw\n", &raw).iter().map(|&b| b).collect::<Vec<u8>>();
+    let big = attached("endian: little\nencoding: raw\n", &raw);
     let big = String::from_utf8_lossy(&big).replace("sizes: 2 3 4", "sizes: 200 3 4").into_bytes();
     assert!(matches!(nrrd::read_from_bytes(&big), Err(NrrdError::ReadData { need: 4800, .. })));
     let huge = b"NRRD0004\ntype: double\ndimension: 3\nsizes: 100000 100000 100000\nencoding: raw\n\n";

@@ -1,34 +1,7 @@
 //! NIfTI's voxel→world affines (RAS) to and from [`Geometry`] (LPS).
 //!
-//! # Which affine is read
-//!
-//! NIfTI-1 §"3D IMAGE (VOLUME) ORIENTATION AND LOCATION IN SPACE" defines three methods. We
-//! choose the way nibabel's `get_best_affine` does:
-//!
-//! 1. `sform_code > 0` → the sform (`srow_x/y/z`), kept exactly, shear included;
-//! 2. else `qform_code > 0` → the qform (quaternion, `qoffset`, `pixdim`, `qfac = pixdim[0]`);
-//! 3. else (both codes 0) → the standard's "method 1", `diag(pixdim[1..4])` with origin 0,
-//!    which is what nifti1_io and ITK/SimpleITK use. nibabel differs only here: it centres the
-//!    grid and flips x (an Analyze 7.5 habit).
-//!
-//! ITK/SimpleITK (5.4) also read the sform first when it is a rigid map with scaling; when
-//! the sform is *sheared* ITK cannot hold it (its direction matrices are orthonormal) and uses
-//! the qform instead. We keep the sheared sform exactly: `Geometry::direction` then has
-//! unit-length but non-orthogonal columns (valid for
-//! [`Geometry::validate_with(false)`](hounsfield_core::Geometry::validate_with)), so every
-//! voxel lands where nibabel's affine puts it; ITK would place it where the qform puts it.
-//!
-//! # Units
-//!
-//! `xyzt_units` space codes metre (1) and micrometre (3) scale the whole affine to mm, as ITK
-//! does (nibabel ignores the field); unknown (0) is taken as mm.
-//!
-//! # Writing
-//!
-//! The writer sets both: the sform holds the exact affine and the qform the nearest rigid map
-//! (polar decomposition, as `nifti_mat44_to_quatern` does), both with code 1
-//! (`NIFTI_XFORM_SCANNER_ANAT`), as ITK writes them. With an orthonormal direction the two are
-//! the same map, so nibabel (sform) and ITK (qform or sform) read the same geometry.
+//! The choice of affine, units and what the writer stores are documented on
+//! [`crate::nifti`] ("Geometry").
 
 use hounsfield_core::linalg::{self, Mat3, Vec3};
 use hounsfield_core::Geometry;
@@ -284,6 +257,10 @@ pub(crate) fn xforms(g: &Geometry) -> Xforms {
 mod tests {
     use super::*;
 
+    fn max_diff(a: &Mat3, b: &Mat3) -> f64 {
+        a.iter().flatten().zip(b.iter().flatten()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    }
+
     fn rot_z(deg: f64) -> Mat3 {
         let (s, c) = deg.to_radians().sin_cos();
         [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]
@@ -299,12 +276,8 @@ mod tests {
         for m in mats {
             let q = rotation_to_quatern(&m);
             let back = quatern_to_rotation(q);
-            for r in 0..3 {
-                for c in 0..3 {
-                    // 1e-12: a few f64 products and a square root.
-                    assert!((back[r][c] - m[r][c]).abs() < 1e-12, "{m:?} -> {q:?} -> {back:?}");
-                }
-            }
+            // 1e-12: a few f64 products and a square root.
+            assert!(max_diff(&back, &m) < 1e-12, "{m:?} -> {q:?} -> {back:?}");
         }
     }
 
@@ -312,20 +285,11 @@ mod tests {
     fn polar_keeps_rotations_and_fixes_shear() {
         let r = rot_z(25.0);
         let p = polar(&r);
-        for i in 0..3 {
-            for j in 0..3 {
-                assert!((p[i][j] - r[i][j]).abs() < 1e-14);
-            }
-        }
+        assert!(max_diff(&p, &r) < 1e-14);
         let sheared = [[1.0, 0.2, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
         let p = polar(&sheared);
         let ptp = linalg::mat_mul(&linalg::transpose(&p), &p);
-        for i in 0..3 {
-            for j in 0..3 {
-                let e = if i == j { 1.0 } else { 0.0 };
-                assert!((ptp[i][j] - e).abs() < 1e-12);
-            }
-        }
+        assert!(max_diff(&ptp, &linalg::IDENTITY3) < 1e-12);
     }
 
     #[test]

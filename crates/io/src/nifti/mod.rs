@@ -14,12 +14,43 @@
 //! | `scl_slope` ∉ {0, NaN} and not the identity (slope 1, intercept 0) | `F32` (`F64` for f64 data): `slope · v + inter`, computed in f64 |
 //! | complex, RGB, 64-bit integers, float128, binary | [`NiftiError::UnsupportedDatatype`] naming it |
 //! | `dim[0]` > 3 with `dim[4..]` all 1 | the 3-D volume |
-//! | a true 4-D/5-D image | [`NiftiError::ReadDims`] (displacement fields: [`read_vector_field`]) |
+//! | a true 4-D…7-D image | [`NiftiError::ReadDims`]; [`read_frames`] gives every 3-D frame, [`read_vector_field`] reads displacement fields |
 //!
-//! Geometry: see the [`affine`] notes (sform, else qform, else pixdim, the way nibabel
-//! chooses; RAS → LPS; `xyzt_units` metre/micrometre converted to mm). `vox_offset` below the
+//! Geometry: see below (sform, else qform, else pixdim, the way nibabel chooses; RAS → LPS;
+//! `xyzt_units` metre/micrometre converted to mm). `vox_offset` below the
 //! header size (some old writers put 0) means the data ends the file when the file size says
 //! so, else directly after the header and its 4-byte extension flag, as nifti1_io reads it.
+//!
+//! # Geometry: which affine is read
+//!
+//! NIfTI-1 §"3D IMAGE (VOLUME) ORIENTATION AND LOCATION IN SPACE" defines three methods. We
+//! choose the way nibabel's `get_best_affine` does:
+//!
+//! 1. `sform_code > 0` → the sform (`srow_x/y/z`), kept exactly, shear included;
+//! 2. else `qform_code > 0` → the qform (quaternion, `qoffset`, `pixdim`, `qfac = pixdim[0]`);
+//! 3. else (both codes 0) → the standard's "method 1", RAS `diag(pixdim[1..4])` with origin
+//!    0, as nifti1_io computes it. Here the peers disagree with the standard and each other:
+//!    nibabel centres the grid and flips x (an Analyze 7.5 habit), ITK/SimpleITK 5.4 use an
+//!    identity *LPS* direction. We follow the standard.
+//!
+//! ITK/SimpleITK (5.4) also read the sform first when it is a rigid map with scaling; when
+//! the sform is *sheared* ITK cannot hold it (its direction matrices are orthonormal) and uses
+//! the qform instead. We keep the sheared sform exactly: `Geometry::direction` then has
+//! unit-length but non-orthogonal columns (valid for
+//! [`Geometry::validate_with(false)`](hounsfield_core::Geometry::validate_with)), so every
+//! voxel lands where nibabel's affine puts it; ITK would place it where the qform puts it.
+//!
+//! ## Units
+//!
+//! `xyzt_units` space codes metre (1) and micrometre (3) scale the whole affine to mm, as ITK
+//! does (nibabel ignores the field); unknown (0) is taken as mm.
+//!
+//! ## Writing geometry
+//!
+//! The writer sets both: the sform holds the exact affine and the qform the nearest rigid map
+//! (polar decomposition, as `nifti_mat44_to_quatern` does), both with code 1
+//! (`NIFTI_XFORM_SCANNER_ANAT`), as ITK writes them. With an orthonormal direction the two are
+//! the same map, so nibabel (sform) and ITK (qform or sform) read the same geometry.
 //!
 //! # Displacement fields
 //!
@@ -531,7 +562,7 @@ pub fn read_vector_field(path: &Path) -> Result<[Volume<f32>; 3], NiftiError> {
 }
 
 /// Reads every 3-D volume of a 4-D (or up to 7-D) image, e.g. an fMRI or DCE series: frame
-/// `t` is the volume at `dim[4..]` multi-index `t` (dim[4] fastest). A 3-D file gives one
+/// `t` is the volume at multi-index `t` over `dim[4..]` (`dim[4]` fastest). A 3-D file gives one
 /// frame. All frames share the file's geometry; scaling applies as in [`read`].
 pub fn read_frames(path: &Path) -> Result<Vec<AnyVolume>, NiftiError> {
     read_path(path, Want::Frames)
@@ -636,7 +667,7 @@ fn write_file(
 
 /// Writes a volume as little-endian NIfTI-1 (`.nii`; a name ending `.gz` is gzip-compressed),
 /// keeping its datatype. Geometry goes into both the sform and the qform, code 1
-/// (`NIFTI_XFORM_SCANNER_ANAT`); see the [`affine`] notes. The file appears only when
+/// (`NIFTI_XFORM_SCANNER_ANAT`); see "Writing geometry" in the module docs. The file appears only when
 /// complete.
 pub fn write(path: &Path, volume: &AnyVolume) -> Result<(), NiftiError> {
     let header = write_header(volume.dims(), &[], ElemType::of(volume), volume.geometry(), (0, ""), path)?;

@@ -4,21 +4,56 @@
 //! Each one moves voxels between index positions and rewrites the [`Geometry`] so that
 //! `index_to_world` of a voxel after the operation equals `index_to_world` of the same voxel
 //! before: they change how the image is stored, never where anything is. None of them
-//! interpolates.
+//! interpolates, so they apply unchanged to label maps: every function takes any
+//! [`GridImage`] (a [`Volume<T>`] of any voxel type, or a [`LabelVolume`]) and returns the
+//! same type.
 
 use crate::{Axis, ImgprocError};
-use hounsfield_core::{checked_voxels, Geometry, Scalar, Volume};
+use hounsfield_core::{checked_voxels, Geometry, LabelVolume, Scalar, Volume};
 use rayon::prelude::*;
+
+/// An image whose voxels can be moved between grid positions without changing their meaning:
+/// a [`Volume<T>`] or a [`LabelVolume`]. The grid operations of this module are generic over
+/// it so a label map stays a label map.
+pub trait GridImage: Sized {
+    /// The voxel type.
+    type Voxel: Scalar;
+    /// The voxels and geometry.
+    fn grid_volume(&self) -> &Volume<Self::Voxel>;
+    /// Wraps voxels moved by a grid operation back into `Self`.
+    fn from_grid_volume(volume: Volume<Self::Voxel>) -> Self;
+}
+
+impl<T: Scalar> GridImage for Volume<T> {
+    type Voxel = T;
+    fn grid_volume(&self) -> &Volume<T> {
+        self
+    }
+    fn from_grid_volume(volume: Volume<T>) -> Self {
+        volume
+    }
+}
+
+impl GridImage for LabelVolume {
+    type Voxel = u16;
+    fn grid_volume(&self) -> &Volume<u16> {
+        self.as_volume()
+    }
+    fn from_grid_volume(volume: Volume<u16>) -> Self {
+        LabelVolume::new(volume)
+    }
+}
 
 /// The sub-volume of `size` voxels starting at voxel `start`. Its origin is the world position
 /// of `start`, so every kept voxel stays where it was.
-pub fn crop<T: Scalar>(vol: &Volume<T>, start: [usize; 3], size: [usize; 3]) -> Result<Volume<T>, ImgprocError> {
+pub fn crop<I: GridImage>(img: &I, start: [usize; 3], size: [usize; 3]) -> Result<I, ImgprocError> {
+    let vol = img.grid_volume();
     let dims = vol.dims();
     let fits = (0..3).all(|a| size[a] >= 1 && start[a].checked_add(size[a]).is_some_and(|e| e <= dims[a]));
     if !fits {
         return Err(ImgprocError::Crop { start, size, dims });
     }
-    let n = checked_voxels(size, std::mem::size_of::<T>())?;
+    let n = checked_voxels(size, std::mem::size_of::<I::Voxel>())?;
     let mut out = Vec::with_capacity(n);
     let src = vol.data();
     for k in 0..size[2] {
@@ -28,18 +63,19 @@ pub fn crop<T: Scalar>(vol: &Volume<T>, start: [usize; 3], size: [usize; 3]) -> 
         }
     }
     let g = vol.geometry().shifted_to([start[0] as f64, start[1] as f64, start[2] as f64]);
-    Ok(Volume::from_vec(size, g, out)?)
+    Ok(I::from_grid_volume(Volume::from_vec(size, g, out)?))
 }
 
 /// The volume with `before[a]` voxels of `value` added before index 0 and `after[a]` after
 /// the last index along each axis. The origin moves to the world position of the first new
 /// voxel (index `-before` of the input grid).
-pub fn pad<T: Scalar>(
-    vol: &Volume<T>,
+pub fn pad<I: GridImage>(
+    img: &I,
     before: [usize; 3],
     after: [usize; 3],
-    value: T,
-) -> Result<Volume<T>, ImgprocError> {
+    value: I::Voxel,
+) -> Result<I, ImgprocError> {
+    let vol = img.grid_volume();
     let d = vol.dims();
     let mut nd = [0usize; 3];
     for a in 0..3 {
@@ -63,12 +99,13 @@ pub fn pad<T: Scalar>(
             slice[o..o + d[0]].copy_from_slice(&src[so..so + d[0]]);
         }
     });
-    Ok(out)
+    Ok(I::from_grid_volume(out))
 }
 
 /// The volume with index axis `axis` reversed: voxel `i` becomes voxel `n - 1 - i`, the axis'
 /// direction column is negated and the origin moves to the old last voxel.
-pub fn flip<T: Scalar>(vol: &Volume<T>, axis: Axis) -> Volume<T> {
+pub fn flip<I: GridImage>(img: &I, axis: Axis) -> I {
+    let vol = img.grid_volume();
     let a = axis.index();
     let d = vol.dims();
     let mut start = [0.0; 3];
@@ -92,13 +129,16 @@ pub fn flip<T: Scalar>(vol: &Volume<T>, axis: Axis) -> Volume<T> {
             }
         }
     });
-    Volume::from_vec(d, g, out).unwrap_or_else(|_| unreachable!("same dimensions as the input"))
+    I::from_grid_volume(
+        Volume::from_vec(d, g, out).unwrap_or_else(|_| unreachable!("same dimensions as the input")),
+    )
 }
 
 /// The volume with its index axes reordered: axis `a` of the result is axis `order[a]` of the
 /// input (as numpy `transpose` on x-fastest axes and ITK `PermuteAxesImageFilter`). Dimensions,
 /// spacing and direction columns are permuted the same way; the origin stays.
-pub fn permute<T: Scalar>(vol: &Volume<T>, order: [usize; 3]) -> Result<Volume<T>, ImgprocError> {
+pub fn permute<I: GridImage>(img: &I, order: [usize; 3]) -> Result<I, ImgprocError> {
+    let vol = img.grid_volume();
     let mut seen = [false; 3];
     for &o in &order {
         if o > 2 || seen[o] {
@@ -120,8 +160,8 @@ pub fn permute<T: Scalar>(vol: &Volume<T>, order: [usize; 3]) -> Result<Volume<T
     let stride_in = [1, d[0], d[0] * d[1]];
     let s = [stride_in[order[0]], stride_in[order[1]], stride_in[order[2]]];
     let src = vol.data();
-    let n = checked_voxels(nd, std::mem::size_of::<T>())?;
-    let mut out = vec![T::default(); n];
+    let n = checked_voxels(nd, std::mem::size_of::<I::Voxel>())?;
+    let mut out = vec![I::Voxel::default(); n];
     out.par_chunks_mut(nd[0] * nd[1]).enumerate().for_each(|(k, slice)| {
         for (j, row) in slice.chunks_mut(nd[0]).enumerate() {
             let base = j * s[1] + k * s[2];
@@ -130,7 +170,7 @@ pub fn permute<T: Scalar>(vol: &Volume<T>, order: [usize; 3]) -> Result<Volume<T
             }
         }
     });
-    Ok(Volume::from_vec(nd, g, out)?)
+    Ok(I::from_grid_volume(Volume::from_vec(nd, g, out)?))
 }
 
 /// One slice across `axis` at `index`, as a depth-1 volume that stays in place in the world.
@@ -138,9 +178,9 @@ pub fn permute<T: Scalar>(vol: &Volume<T>, order: [usize; 3]) -> Result<Volume<T
 /// The in-plane axes keep their order (for `Axis::Y`: x then z) and become axes 0 and 1; the
 /// slice normal (the old `axis`) becomes axis 2, so the direction's third column is the
 /// normal. The origin is the world position of the slice's first voxel.
-pub fn extract_slice<T: Scalar>(vol: &Volume<T>, axis: Axis, index: usize) -> Result<Volume<T>, ImgprocError> {
+pub fn extract_slice<I: GridImage>(img: &I, axis: Axis, index: usize) -> Result<I, ImgprocError> {
     let a = axis.index();
-    let d = vol.dims();
+    let d = img.grid_volume().dims();
     if index >= d[a] {
         return Err(ImgprocError::ExtractSlice { axis: a, index, len: d[a] });
     }
@@ -153,8 +193,8 @@ pub fn extract_slice<T: Scalar>(vol: &Volume<T>, axis: Axis, index: usize) -> Re
     let mut size = d;
     start[a] = index;
     size[a] = 1;
-    let c = crop(vol, start, size)?;
-    permute(&c, order)
+    let c = crop(img.grid_volume(), start, size)?;
+    Ok(I::from_grid_volume(permute(&c, order)?))
 }
 
 /// Parses an orientation code ("LPS", "RAS", "LPI", …) into, per index axis, the world axis
@@ -195,7 +235,8 @@ fn parse_code(code: &str) -> Result<[(usize, bool); 3], ImgprocError> {
 /// cosines (so two axes never claim the same world axis, even at 45°), and an axis is
 /// flipped when it points away from the target letter. The letters follow the LPS convention
 /// of [`Geometry::orientation_code`]: the first letter is where increasing index 0 points.
-pub fn reorient<T: Scalar>(vol: &Volume<T>, target: &str) -> Result<Volume<T>, ImgprocError> {
+pub fn reorient<I: GridImage>(img: &I, target: &str) -> Result<I, ImgprocError> {
+    let vol = img.grid_volume();
     let want = parse_code(target)?;
     let dir = vol.geometry().direction;
     // assign[w] = input index axis that serves world axis w.
@@ -217,7 +258,7 @@ pub fn reorient<T: Scalar>(vol: &Volume<T>, target: &str) -> Result<Volume<T>, I
             out = flip(&out, axis);
         }
     }
-    Ok(out)
+    Ok(I::from_grid_volume(out))
 }
 
 #[cfg(test)]

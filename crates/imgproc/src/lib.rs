@@ -1,11 +1,14 @@
 //! Geometry-aware image operations: resampling and interpolation, Gaussian/gradient filters, intensity transforms, morphology, connected components, distance transforms.
 
+pub mod components;
+pub mod distance;
 pub mod error;
 pub mod filter;
 pub mod grid;
 pub mod intensity;
 pub mod interpolate;
 mod lines;
+pub mod morphology;
 pub mod resample;
 
 pub use error::ImgprocError;

@@ -8,8 +8,8 @@
 //! (tested to f32 rounding), and the physical-units semantics of SimpleITK
 //! `SmoothingRecursiveGaussian(sigma=σ_mm)` (sigma in mm, unit gain, replicated border): that
 //! filter approximates the same continuous Gaussian with a 4th-order recursive filter
-//! (Deriche 1993), and the two agree within 0.3 % of the image's intensity range away from the
-//! border (tested). SimpleITK `DiscreteGaussian` differs more for small sigmas because it uses
+//! (Deriche 1993), and the two agree within 0.2 % of the image's intensity range, border
+//! included (tested on white noise, the hardest case: 0.09 % measured, rms 0.016 %). SimpleITK `DiscreteGaussian` differs more for small sigmas because it uses
 //! Lindeberg's Bessel-function kernel, not a sampled Gaussian.
 //!
 //! Filters compute in f32 and return `Volume<f32>` whatever the input type.

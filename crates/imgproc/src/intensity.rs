@@ -210,8 +210,10 @@ pub fn percentiles<T: Scalar>(
     ranks.dedup();
     let mut lo = 0;
     for &r in &ranks {
-        let (_, _, _) = vals[lo..].select_nth_unstable_by(r - lo, f64::total_cmp);
-        lo = r;
+        // Everything right of a selected rank is ≥ it, so the next search starts after it
+        // and never disturbs it.
+        vals[lo..].select_nth_unstable_by(r - lo, f64::total_cmp);
+        lo = r + 1;
     }
     Ok(qs
         .iter()
@@ -403,6 +405,7 @@ mod tests {
     #[test]
     fn percentiles_follow_numpy_linear() {
         // numpy.percentile([1, 2, 3, 4, 10], [0, 25, 50, 90, 100]) = [1, 2, 3, 7.6, 10].
+        // (Several ranks are selected one after another: each must stay in place.)
         let v = vol(vec![10.0, 3.0, f32::NAN, 1.0, 4.0, 2.0, f32::NEG_INFINITY]);
         let p = percentiles(&v, &[0.0, 25.0, 50.0, 90.0, 100.0], None).unwrap();
         let want = [1.0, 2.0, 3.0, 7.6, 10.0];

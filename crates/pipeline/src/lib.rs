@@ -1,6 +1,7 @@
 //! Studies and pipelines: TOML-defined steps over a study, the built-in demo study, the HTML report.
 
 pub mod error;
+pub mod figure;
 pub mod pipeline;
 pub mod plot;
 pub mod report;

@@ -51,7 +51,8 @@ pub fn run(a: Args, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    let f3 = |x: [f64; 3]| format!("{:.6} {:.6} {:.6}", x[0], x[1], x[2]);
+    // `+ 0.0` turns -0.0 into 0.0 so direction cosines print without stray signs.
+    let f3 = |x: [f64; 3]| format!("{:.6} {:.6} {:.6}", x[0] + 0.0, x[1] + 0.0, x[2] + 0.0);
     let d = v.dims();
     println!("path:        {}", a.path.display());
     println!("format:      {}", img.format.name());
@@ -60,7 +61,7 @@ pub fn run(a: Args, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> {
     println!("spacing:     {} mm", f3(geo.spacing));
     println!("origin:      {} mm (LPS)", f3(geo.origin));
     let dir = geo.direction_row_major();
-    println!("direction:   {}", dir.iter().map(|x| format!("{x:.6}")).collect::<Vec<_>>().join(" "));
+    println!("direction:   {}", dir.iter().map(|x| format!("{:.6}", x + 0.0)).collect::<Vec<_>>().join(" "));
     println!("orientation: {}", geo.orientation_code());
     println!("dtype:       {}", v.type_name());
     println!("min/max:     {min} / {max}");

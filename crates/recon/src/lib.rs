@@ -1,3 +1,6 @@
 //! Reconstruction: `ct` (projectors, FBP/FDK, iterative, DRR), `pet` (MLEM/OSEM), `mri` (FFT, sampling, coils, SENSE, compressed sensing), `us` (channel data, beamforming, B-mode).
 
 pub mod ct;
+pub mod error;
+
+pub use error::ReconError;

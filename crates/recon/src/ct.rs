@@ -1,1 +1,0 @@
-//! CT and X-ray: geometries, projectors, FBP/FDK, iterative and regularized reconstruction, DRR. (Stub.)

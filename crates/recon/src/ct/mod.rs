@@ -1,0 +1,7 @@
+//! CT and X-ray: geometries, projectors, FBP/FDK, iterative and regularized reconstruction, DRR.
+
+pub mod geometry;
+pub mod projector;
+
+pub use geometry::{Beam, BeamKind, DetectorShape, GeometrySpec, ScanGeometry, ViewFrame, VolumeGrid};
+pub use projector::{JosephProjector, Projector};

@@ -6,6 +6,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     hounsfield_core_cap();
     let _ = hounsfield_io::nifti::read_from_bytes(data);
+    let _ = hounsfield_io::nifti::read_vector_field_from_bytes(data);
 });
 
 /// Keeps allocations the fuzzer provokes small.

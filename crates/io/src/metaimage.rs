@@ -461,7 +461,7 @@ fn slabs<'a>(
     Ok(match words.as_slice() {
         [w] if w.eq_ignore_ascii_case("LOCAL") => {
             let place = match attached {
-                Place::File { path, offset } => Place::File { path, offset: offset + skip },
+                Place::File { path, offset } => Place::File { path, offset: offset.saturating_add(skip) },
                 Place::Memory(b) => {
                     Place::Memory(usize::try_from(skip).ok().and_then(|s| b.get(s..)).unwrap_or(&[]))
                 }
@@ -470,7 +470,7 @@ fn slabs<'a>(
         }
         [w, rest @ ..] if w.eq_ignore_ascii_case("LIST") => {
             let want = expected(rest.first())?;
-            if h.list.len() as u64 != want {
+            if want > voxels::MAX_DATA_FILES as u64 || h.list.len() as u64 != want {
                 return Err(bad(format!(
                     "ElementDataFile LIST names {} files, {want} expected",
                     h.list.len()

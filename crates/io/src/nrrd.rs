@@ -636,7 +636,7 @@ fn data_files(f: &Fields, header: &Path, plan: &Plan) -> Result<Vec<PathBuf>, Nr
     let files: Vec<PathBuf> = match words.as_slice() {
         ["LIST", rest @ ..] => {
             let want = expected(rest.first())?;
-            if f.list.len() as u64 != want {
+            if want > voxels::MAX_DATA_FILES as u64 || f.list.len() as u64 != want {
                 return Err(bad(format!("data file LIST names {} files, {want} expected", f.list.len())));
             }
             f.list.iter().map(|n| resolve(n)).collect()

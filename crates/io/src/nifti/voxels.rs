@@ -614,6 +614,10 @@ pub(crate) fn read_slabs(
     }
 }
 
+/// Most data files one header may name (LIST or pattern): far more slices than any scanner
+/// makes, few enough that the list of names stays small.
+pub(crate) const MAX_DATA_FILES: usize = 1 << 20;
+
 /// File names from a printf-style pattern with one integer conversion (`%d`, `%03d`, `%i`,
 /// `%5d`; `%%` is a literal %), for `min..=max` by `step` (NRRD data file patterns, MetaImage
 /// `ElementDataFile = slice%03d.raw 1 10 1`). At most `limit` names.
@@ -624,12 +628,17 @@ pub(crate) fn pattern_names(
     step: i64,
     limit: usize,
 ) -> Result<Vec<String>, String> {
-    if step == 0 || (max - min).signum() * step.signum() < 0 {
+    // i128: no bound or step given in a header can overflow it.
+    let (lo, hi, st) = (min as i128, max as i128, step as i128);
+    if st == 0 || (hi - lo).signum() * st.signum() < 0 {
         return Err(format!("pattern range {min}..{max} step {step} is empty or endless"));
     }
-    let count = ((max - min) / step + 1) as u64;
-    if count as u128 > limit as u128 {
-        return Err(format!("pattern gives {count} files, more than the {limit} slices"));
+    let count = (hi - lo) / st + 1;
+    if count > limit.min(MAX_DATA_FILES) as i128 {
+        return Err(format!(
+            "pattern gives {count} files, more than the {} allowed",
+            limit.min(MAX_DATA_FILES)
+        ));
     }
     // Split the format at its single integer conversion.
     let bytes = fmt.as_bytes();
@@ -658,9 +667,12 @@ pub(crate) fn pattern_names(
     let flags = &fmt[a + 1..b];
     let zero = flags.starts_with('0');
     let width: usize = flags.trim_start_matches(['0', '+', '-']).parse().unwrap_or(0);
+    if width > 64 {
+        return Err(format!("pattern {fmt:?} asks for a field width of {width}"));
+    }
     let (pre, post) = (fmt[..a].replace("%%", "%"), fmt[b + 1..].replace("%%", "%"));
     let mut v = Vec::with_capacity(count as usize);
-    let mut k = min;
+    let mut k = lo;
     for _ in 0..count {
         let num = if zero {
             if k < 0 {
@@ -672,7 +684,7 @@ pub(crate) fn pattern_names(
             format!("{k:width$}")
         };
         v.push(format!("{pre}{num}{post}"));
-        k += step;
+        k += st;
     }
     Ok(v)
 }
@@ -720,6 +732,14 @@ mod tests {
         assert!(pattern_names("s%03d.raw", 1, 3, 0, 10).is_err());
         assert!(pattern_names("s%03d.raw", 1, 30, 1, 10).is_err());
         assert!(pattern_names("s%s.raw", 1, 3, 1, 10).is_err());
+        // Bounds that would overflow i64 arithmetic, and absurd field widths, are errors.
+        assert!(pattern_names("s%d", i64::MIN, i64::MAX, 1, 10).is_err());
+        assert!(pattern_names("s%d", i64::MAX, i64::MIN, -1, 10).is_err());
+        assert!(pattern_names("s%0999999999d", 1, 1, 1, 10).is_err());
+        assert_eq!(
+            pattern_names("s%d", i64::MAX, i64::MAX, i64::MIN, 10).unwrap(),
+            vec![format!("s{}", i64::MAX)]
+        );
     }
 
     #[test]

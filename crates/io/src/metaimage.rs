@@ -8,8 +8,9 @@
 //! direction from `TransformMatrix`, `Rotation` or `Orientation` (row *i* lists the world
 //! direction of index axis *i*, as MetaIO stores it: ITK's direction matrix transposed);
 //! `BinaryData` (ASCII numbers when False); `BinaryDataByteOrderMSB` / `ElementByteOrderMSB`;
-//! `CompressedData = True` (zlib stream, gzip also accepted; `.zraw`); `HeaderSize` bytes
-//! skipped in each data file (−1: the data ends the file, uncompressed only).
+//! `CompressedData = True` (zlib stream, gzip also accepted; `.zraw`); `HeaderSize`: the
+//! data's offset in each data file, for `LOCAL` data counted from the start of the `.mha` as
+//! MetaIO does (−1: the data ends the file, uncompressed only).
 //! `ElementNumberOfChannels` > 1 (vector/colour pixels) is refused with
 //! [`MetaImageError::ReadDims`], as are extra dimensions of size > 1. 2-D images are read as
 //! depth-1 volumes with a +z normal of 1 mm. `AnatomicalOrientation` is informative only
@@ -427,12 +428,13 @@ fn plan(h: &Header, path: &Path) -> Result<Plan, MetaImageError> {
     Ok(Plan { elem, dims, geometry: g, big_endian, encoding, header_size, sizes })
 }
 
-/// The data files (or the attached data) of a header read from `path`.
+/// The data files (or the attached data) of a header read from `path`; `whole` is the header's
+/// own file from its first byte (for `LOCAL` data).
 fn slabs<'a>(
     h: &Header,
     plan: &Plan,
     path: &Path,
-    attached: Place<'a>,
+    whole: Place<'a>,
 ) -> Result<Vec<Slab<'a>>, MetaImageError> {
     let bad = |reason: String| MetaImageError::DataFile { reason, path: path.into() };
     let spec = h.data_file.as_deref().unwrap_or("LOCAL");
@@ -460,10 +462,13 @@ fn slabs<'a>(
     };
     Ok(match words.as_slice() {
         [w] if w.eq_ignore_ascii_case("LOCAL") => {
-            let place = match attached {
-                Place::File { path, offset } => Place::File { path, offset: offset.saturating_add(skip) },
+            // With LOCAL data MetaIO takes HeaderSize as the offset of the data from the start
+            // of the file (the size of the whole header), not as bytes after the header text.
+            let start = if plan.header_size > 0 { skip } else { h.header_len };
+            let place = match whole {
+                Place::File { path, .. } => Place::File { path, offset: start },
                 Place::Memory(b) => {
-                    Place::Memory(usize::try_from(skip).ok().and_then(|s| b.get(s..)).unwrap_or(&[]))
+                    Place::Memory(usize::try_from(start).ok().and_then(|s| b.get(s..)).unwrap_or(&[]))
                 }
             };
             vec![slab(place)]
@@ -507,7 +512,7 @@ pub fn read(path: &Path) -> Result<AnyVolume, MetaImageError> {
     let file = File::open(path).map_err(|source| MetaImageError::Open { source, path: path.into() })?;
     let h = parse_header(&mut BufReader::new(file), path)?;
     let plan = plan(&h, path)?;
-    let slabs = slabs(&h, &plan, path, Place::File { path: path.into(), offset: h.header_len })?;
+    let slabs = slabs(&h, &plan, path, Place::File { path: path.into(), offset: 0 })?;
     voxels::read_slabs(plan.elem, plan.dims, plan.geometry, plan.big_endian, plan.encoding, &slabs)
         .map_err(slab_error)
 }
@@ -524,8 +529,7 @@ pub fn read_from_bytes(bytes: &[u8]) -> Result<AnyVolume, MetaImageError> {
             path: path.into(),
         });
     }
-    let rest = usize::try_from(h.header_len).ok().and_then(|o| bytes.get(o..)).unwrap_or(&[]);
-    let slabs = slabs(&h, &plan, path, Place::Memory(rest))?;
+    let slabs = slabs(&h, &plan, path, Place::Memory(bytes))?;
     voxels::read_slabs(plan.elem, plan.dims, plan.geometry, plan.big_endian, plan.encoding, &slabs)
         .map_err(slab_error)
 }

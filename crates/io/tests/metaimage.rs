@@ -183,11 +183,23 @@ fn field_variants_match_simpleitk() {
     let mut junk_le = b"0123456789".to_vec();
     junk_le.extend_from_slice(&le);
     let text: String = (0..24).map(|v| format!("{v} ")).collect();
+    // LOCAL data with HeaderSize: MetaIO counts it from the start of the file. The header is
+    // built with a 4-digit placeholder so its length is known before the number is written.
+    let local_sized = {
+        let head = |n: usize| format!("{BASE}{geo}HeaderSize = {n:04}\nElementDataFile = LOCAL\n");
+        let len = head(0).len() + 6;
+        let mut b = head(len).into_bytes();
+        b.extend_from_slice(b"junk!!");
+        b.extend_from_slice(&le);
+        b
+    };
     let slab = |k: usize| le[k * 12..(k + 1) * 12].to_vec();
     let cases: Vec<Vec<(&str, Vec<u8>)>> = vec![
         vec![("plain.mha", local(geo, &le))],
         vec![("msb.mha", local(&format!("{geo}BinaryDataByteOrderMSB = True\n"), &voxels(true)))],
         vec![("elem_msb.mha", local(&format!("{geo}ElementByteOrderMSB = True\n"), &voxels(true)))],
+        vec![("local_hsize.mha", local_sized)],
+        vec![("local_tail.mha", local(&format!("{geo}HeaderSize = -1\n"), &junk_le))],
         vec![(
             "zlib.mha",
             local(&format!("{geo}CompressedData = True\nCompressedDataSize = {}\n", z.len()), &z),

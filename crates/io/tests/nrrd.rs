@@ -153,6 +153,12 @@ fn field_variants_match_simpleitk() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, &raw).unwrap();
     let gz = gz.finish().unwrap();
+    // gzip with 4 junk bytes inside the stream (`byte skip` counts decoded bytes, as teem does)
+    // and a text line before it (`line skip` counts stored lines).
+    let mut gz_skip = flate2::write::GzEncoder::new(b"a line\n".to_vec(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz_skip, b"abcd").unwrap();
+    std::io::Write::write_all(&mut gz_skip, &raw).unwrap();
+    let gz_skip = gz_skip.finish().unwrap();
     let text: String = (0..24).map(|v| format!("{v}{}", if v % 2 == 1 { "\n" } else { " " })).collect();
     let hex: String = be.iter().map(|b| format!("{b:02x}")).collect();
     let mut tail = b"some junk before the data".to_vec();
@@ -167,6 +173,14 @@ fn field_variants_match_simpleitk() {
         vec![("scanner.nrrd", attached(&format!("space: scanner-xyz\n{dirs}endian: little\nencoding: raw\n"), &raw))],
         vec![("big.nrrd", attached(&format!("space: LPS\n{dirs}endian: big\nencoding: raw\n"), &be))],
         vec![("gz.nrrd", attached(&format!("space: LPS\n{dirs}endian: little\nencoding: gz\n"), &gz))],
+        vec![
+            (
+                "gz_skips.nhdr",
+                header("endian: little\nencoding: gzip\nline skip: 1\nbyte skip: 4\ndata file: gz_skips.raw.gz\n")
+                    .into_bytes(),
+            ),
+            ("gz_skips.raw.gz", gz_skip),
+        ],
         vec![("text.nrrd", attached(&format!("space: LPS\n{dirs}encoding: text\n"), text.as_bytes()))],
         vec![("hex.nrrd", attached(&format!("space: LPS\n{dirs}endian: big\nencoding: hex\n"), hex.as_bytes()))],
         vec![("skip.nrrd", attached(&format!("space: LPS\n{dirs}endian: little\nencoding: raw\nbyte skip: -1\n"), &tail))],

@@ -35,7 +35,7 @@ use crate::shapes::{rotation, Shape, Wave};
 
 /// Builds the head scene and places the lesion.
 pub(crate) fn build(seed: u64, opts: &HeadOptions) -> Result<(Scene, Option<LesionInfo>), PhantomError> {
-    debug_assert!(HEAD_FOV_MM >= 220.0, "the layout below assumes a 220 mm field of view");
+    const { assert!(HEAD_FOV_MM >= 220.0, "the layout below assumes a 220 mm field of view") };
     let mut v = Vary::new(seed, tag::HEAD, opts.variability);
     let mut s = Scene::new();
 

@@ -24,9 +24,9 @@ impl Aabb {
     pub fn from_points(points: impl IntoIterator<Item = Vec3>) -> Aabb {
         let mut b = Aabb { min: [f64::INFINITY; 3], max: [f64::NEG_INFINITY; 3] };
         for p in points {
-            for a in 0..3 {
-                b.min[a] = b.min[a].min(p[a]);
-                b.max[a] = b.max[a].max(p[a]);
+            for (a, &c) in p.iter().enumerate() {
+                b.min[a] = b.min[a].min(c);
+                b.max[a] = b.max[a].max(c);
             }
         }
         b
@@ -281,7 +281,11 @@ impl Shape {
         waves: Vec<Wave>,
     ) -> Shape {
         let amp_sum: f64 = waves.iter().map(|w| w.amplitude.abs()).sum();
-        if semi_axes.iter().any(|&a| a.is_nan() || a <= 0.0) || !(base > 0.0) || !check_rotation(&rotation) {
+        if semi_axes.iter().any(|&a| a.is_nan() || a <= 0.0)
+            || base.is_nan()
+            || base <= 0.0
+            || !check_rotation(&rotation)
+        {
             return Shape::empty();
         }
         let reach = base + amp_sum;
@@ -322,7 +326,7 @@ impl Shape {
     /// The half-space `normal · p ≤ offset` (unbounded; use inside [`Shape::intersection`]).
     pub fn half_space(normal: Vec3, offset: f64) -> Shape {
         let n = linalg::norm(normal);
-        if !(n > 0.0) {
+        if n.is_nan() || n <= 0.0 {
             return Shape::empty();
         }
         let normal = normal.map(|v| v / n);

@@ -206,15 +206,6 @@ pub fn shepp_logan_value(variant: SheppLoganVariant, p: [f64; 3], three_d: bool)
     value_fast(&fast_table(variant), background(variant), p, three_d)
 }
 
-/// Index → phantom-unit scale for `n` samples over `[−1, 1]` (the outermost on ±1).
-fn unit_step(n: usize) -> f64 {
-    if n > 1 {
-        2.0 / (n - 1) as f64
-    } else {
-        0.0
-    }
-}
-
 /// The grid [`shepp_logan`] samples for `opts`: identity direction, square pixels of
 /// `fov_mm / (size − 1)`, the outermost pixel centres at ±`fov_mm / 2` (slice spacing
 /// `fov_mm / (depth − 1)` in 3-D; the 2-D image's single slice sits at z = 0). A size of 1
@@ -254,7 +245,7 @@ pub fn shepp_logan_grid(opts: &SheppLoganOptions) -> Result<Grid, PhantomError> 
 /// let img = shepp_logan(&SheppLoganOptions { size: 64, ..Default::default() }).unwrap();
 /// assert_eq!(img.dims(), [64, 64, 1]);
 /// // A pixel above the centre lies in the brain (0.2), the corner in air (0).
-/// assert!((img.get(32, 20, 0).unwrap() - 0.2).abs() < 1e-6);
+/// assert!((img.get(32, 10, 0).unwrap() - 0.2).abs() < 1e-6);
 /// assert_eq!(*img.get(0, 0, 0).unwrap(), 0.0);
 /// ```
 pub fn shepp_logan(opts: &SheppLoganOptions) -> Result<Volume<f32>, PhantomError> {
@@ -270,21 +261,20 @@ pub fn shepp_logan(opts: &SheppLoganOptions) -> Result<Volume<f32>, PhantomError
     let offs: Vec<f64> = (0..n_sub).map(|s| (s as f64 + 0.5) / n_sub as f64 - 0.5).collect();
     let z_offs: &[f64] = if three_d { &offs } else { &[0.0] };
     let count = (n_sub * n_sub * z_offs.len()) as f64;
-    // Phantom units per index step: x = i·sx − 1, y = 1 − j·sx, z = k·sz − 1 (0 for one sample).
-    let (sx, sz) = (unit_step(nx), unit_step(nz));
-    let start = |n: usize| if n > 1 { -1.0 } else { 0.0 };
-    let (x0, z0) = (start(nx), start(nz));
+    // x = (2i − (N−1))/(N−1), written exactly so (not as −1 + i·step) to reproduce the
+    // reference pixel grid bit for bit at region boundaries; 0 when there is one sample.
+    let unit = |idx: f64, n: usize| if n > 1 { (2.0 * idx - (n - 1) as f64) / (n - 1) as f64 } else { 0.0 };
     let mut data = vec![0f32; grid.check(4)?];
     data.par_chunks_mut(nx * ny).enumerate().for_each(|(k, slice)| {
         for j in 0..ny {
             for i in 0..nx {
                 let mut acc = 0.0;
                 for &oz in z_offs {
-                    let z = if three_d { z0 + (k as f64 + oz) * sz } else { 0.0 };
+                    let z = if three_d { unit(k as f64 + oz, nz) } else { 0.0 };
                     for &oy in &offs {
-                        let y = -x0 - (j as f64 + oy) * sx;
+                        let y = -unit(j as f64 + oy, ny);
                         for &ox in &offs {
-                            let x = x0 + (i as f64 + ox) * sx;
+                            let x = unit(i as f64 + ox, nx);
                             acc += value_fast(&table, bg, [x, y, z], three_d);
                         }
                     }

@@ -30,8 +30,8 @@
 //! Nodules: benign nodules are smooth spheres of 4–10 mm diameter; malignant ones are
 //! 10–30 mm, lobulated (a smooth union of 4–7 lobes) or spiculated (a core with 6–14
 //! tapering spicules). Each is placed at random inside a lung such that its whole extent
-//! (plus 2 mm) lies in lung parenchyma (or small vessels and airways), away from other
-//! nodules.
+//! plus 2 mm (checked along 96 directions) lies in lung parenchyma (or small vessels and
+//! airways), away from other nodules.
 
 use hounsfield_core::linalg::{Vec3, IDENTITY3};
 use rand::Rng;
@@ -48,7 +48,7 @@ use crate::shapes::{rotation, Shape};
 
 /// Builds the torso scene and places the nodules.
 pub(crate) fn build(seed: u64, opts: &TorsoOptions) -> Result<(Scene, Vec<NoduleInfo>), PhantomError> {
-    debug_assert!(TORSO_FOV_MM >= 400.0, "the layout below assumes a 400 mm field of view");
+    const { assert!(TORSO_FOV_MM >= 400.0, "the layout below assumes a 400 mm field of view") };
     let mut v = Vary::new(seed, tag::TORSO, opts.variability);
     let mut s = Scene::new();
 
@@ -240,7 +240,7 @@ pub(crate) fn build(seed: u64, opts: &TorsoOptions) -> Result<(Scene, Vec<Nodule
     );
     let height = 24.0 * v.scale(0.05);
     let pitch = height + 6.0;
-    let phase = uniform(&mut v.rng, 0.0, pitch);
+    let phase = v.around(pitch * 0.5, pitch * 0.5);
     let mut zk = -230.0 + phase;
     let mut levels = Vec::new();
     while zk < 230.0 {
@@ -322,19 +322,19 @@ pub(crate) fn build(seed: u64, opts: &TorsoOptions) -> Result<(Scene, Vec<Nodule
     Ok((s, nodules))
 }
 
-/// The 26 unit directions to the neighbours of a cube's centre.
+/// 96 nearly uniform unit directions (a Fibonacci sphere, González 2010), for checking that a
+/// candidate nodule's neighbourhood is lung.
 fn directions() -> Vec<Vec3> {
-    let mut d = Vec::with_capacity(26);
-    for z in -1..=1 {
-        for y in -1..=1 {
-            for x in -1..=1 {
-                if (x, y, z) != (0, 0, 0) {
-                    d.push(normalise([x as f64, y as f64, z as f64]));
-                }
-            }
-        }
-    }
-    d
+    let n = 96;
+    let golden = std::f64::consts::PI * (3.0 - 5f64.sqrt());
+    (0..n)
+        .map(|i| {
+            let z = 1.0 - (2 * i + 1) as f64 / n as f64;
+            let r = (1.0 - z * z).sqrt();
+            let phi = golden * i as f64;
+            [r * phi.cos(), r * phi.sin(), z]
+        })
+        .collect()
 }
 
 /// A nodule's parts relative to its centre, its extent radius and nominal diameter.
@@ -457,7 +457,7 @@ fn place_nodules(
                 continue;
             }
             let inside = dirs.iter().all(|u| {
-                [0.5 * g.extent, g.extent + 2.0]
+                [0.5 * g.extent, g.extent + 1.0, g.extent + 2.0]
                     .iter()
                     .all(|&dist| ok(scene.label_at_unwarped([0, 1, 2].map(|a| c[a] + u[a] * dist))))
             });

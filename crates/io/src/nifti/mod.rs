@@ -454,7 +454,7 @@ fn read_path(path: &Path, want: Want) -> Result<Vec<AnyVolume>, NiftiError> {
         let header = header_from_stream(&mut dec, true, path)?;
         let plan = plan(header, want, path)?;
         if plan.header.layout == Layout::Pair {
-            return read_pair(path, plan, want);
+            return read_pair(path, plan);
         }
         let off = plan.data_offset(None, path)?;
         skip(&mut dec, off - plan.header.size as u64, true, path)?;
@@ -464,7 +464,7 @@ fn read_path(path: &Path, want: Want) -> Result<Vec<AnyVolume>, NiftiError> {
     let header = header_from_stream(&mut r, false, path)?;
     let plan = plan(header, want, path)?;
     if plan.header.layout == Layout::Pair {
-        return read_pair(path, plan, want);
+        return read_pair(path, plan);
     }
     let len = file.metadata().map_err(|source| NiftiError::Open { source, path: path.into() })?.len();
     let offset = plan.data_offset(Some(len), path)?;
@@ -485,7 +485,7 @@ fn pair_image(path: &Path) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-fn read_pair(path: &Path, plan: Plan, _want: Want) -> Result<Vec<AnyVolume>, NiftiError> {
+fn read_pair(path: &Path, plan: Plan) -> Result<Vec<AnyVolume>, NiftiError> {
     let img = pair_image(path).ok_or_else(|| NiftiError::ReadHeader {
         reason: "header of a .hdr/.img pair, but no .img file beside it".into(),
         path: path.into(),

@@ -2,3 +2,4 @@
 
 mod common;
 mod errors;
+mod phantom;

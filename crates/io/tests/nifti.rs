@@ -194,6 +194,7 @@ nib.save(img, out)
     // RAS (2·1 + 0.5·1 − 10, 2 + 20, 3 + 5) → LPS.
     let expect = [7.5, -22.0, 8.0];
     for a in 0..3 {
+        // 1e-9: one affine map in f64 of f32 header values that are exact binary fractions.
         assert!((w[a] - expect[a]).abs() < 1e-9, "{w:?}");
     }
     // SimpleITK falls back to the (rigid) qform for a sheared sform: documented difference.

@@ -233,6 +233,7 @@ fn two_d_image_in_two_d_space() {
     assert_eq!(g.spacing[2], 1.0);
     assert_eq!([g.direction[0][2], g.direction[1][2], g.direction[2][2]], [0.0, 0.0, 1.0]);
     // (0.866025, 0.5) is normalised: |v| = 0.99999971…
+    // 1e-15: the same division in f64, up to the order of the norm's operations.
     assert!((g.direction[0][0] - 0.866025 / 0.866025f64.hypot(0.5)).abs() < 1e-15);
 }
 

@@ -767,6 +767,7 @@ mod tests {
         let back = read_vector_field(&p).unwrap();
         for c in 0..3 {
             assert_eq!(back[c].data(), comps[c].data());
+            // 1e-5 mm: f32 header fields (origin < 64 mm: ulp/2 < 4e-6).
             assert!(back[c].geometry().approx_eq(&g, 1e-5));
         }
         // A vector field is not a volume.

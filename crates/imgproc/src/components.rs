@@ -217,13 +217,17 @@ fn ranks(sizes: &[u64]) -> Vec<u32> {
 /// x-fastest order first). Fails with [`ImgprocError::TooManyComponents`] above 65535
 /// components (a `u16` label map); [`largest_component`] and [`remove_small_components`]
 /// have no such limit.
-pub fn connected_components(mask: &Volume<u8>, connectivity: Connectivity) -> Result<Components, ImgprocError> {
+pub fn connected_components(
+    mask: &Volume<u8>,
+    connectivity: Connectivity,
+) -> Result<Components, ImgprocError> {
     let (ids, sizes) = label_raw(mask, connectivity)?;
     if sizes.len() > u16::MAX as usize {
         return Err(ImgprocError::TooManyComponents { count: sizes.len() });
     }
     let rank = ranks(&sizes);
-    let labels: Vec<u16> = ids.par_iter().map(|&id| if id == 0 { 0 } else { rank[id as usize - 1] as u16 }).collect();
+    let labels: Vec<u16> =
+        ids.par_iter().map(|&id| if id == 0 { 0 } else { rank[id as usize - 1] as u16 }).collect();
     let mut sorted = sizes;
     sorted.sort_by(|a, b| b.cmp(a));
     Ok(Components { labels: LabelVolume::new(mask.with_data(labels)?), sizes: sorted })

@@ -43,7 +43,8 @@ impl Envelope {
         z[1] = f64::INFINITY;
         // Intersection abscissa of the parabolas rooted at p < q (F&H eq. 3, written in a form
         // that avoids subtracting large squares).
-        let cross = |f: &[f64], p: usize, q: usize| ((f[q] - f[p]) / (w * (q - p) as f64) + (q + p) as f64) * 0.5;
+        let cross =
+            |f: &[f64], p: usize, q: usize| ((f[q] - f[p]) / (w * (q - p) as f64) + (q + p) as f64) * 0.5;
         for q in first + 1..n {
             if !f[q].is_finite() {
                 continue;
@@ -174,9 +175,8 @@ mod tests {
         let mut m = point_mask([20, 6, 5], sp, [2, 1, 1]);
         *m.get_mut(15, 4, 3).unwrap() = 1;
         let d = distance_to_foreground(&m).unwrap();
-        let dist = |a: [f64; 3], b: [f64; 3]| {
-            ((0..3).map(|x| ((a[x] - b[x]) * sp[x]).powi(2)).sum::<f64>()).sqrt()
-        };
+        let dist =
+            |a: [f64; 3], b: [f64; 3]| ((0..3).map(|x| ((a[x] - b[x]) * sp[x]).powi(2)).sum::<f64>()).sqrt();
         for (i, j, k) in [(8, 2, 2), (9, 0, 4), (0, 5, 0), (19, 5, 4)] {
             let q = [i as f64, j as f64, k as f64];
             let want = dist(q, [2.0, 1.0, 1.0]).min(dist(q, [15.0, 4.0, 3.0]));
@@ -204,7 +204,10 @@ mod tests {
 
     #[test]
     fn sheared_grid_is_refused() {
-        let g = Geometry { direction: [[1.0, 0.5, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], ..Geometry::default() };
+        let g = Geometry {
+            direction: [[1.0, 0.5, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+            ..Geometry::default()
+        };
         let m = Volume::<u8>::zeros([2, 2, 2], g).unwrap();
         assert!(matches!(distance_to_foreground(&m), Err(ImgprocError::Distance { .. })));
     }

@@ -80,7 +80,9 @@ pub enum ImgprocError {
         len: usize,
     },
     /// An orientation code that is not three letters, one from each of L/R, P/A, S/I.
-    #[error("reorient: `{code}` is not an orientation code (one letter from each of L/R, P/A, S/I, e.g. LPS)")]
+    #[error(
+        "reorient: `{code}` is not an orientation code (one letter from each of L/R, P/A, S/I, e.g. LPS)"
+    )]
     Reorient {
         /// The code given.
         code: String,

@@ -92,7 +92,12 @@ pub fn gaussian<T: Scalar>(vol: &Volume<T>, sigma_mm: [f64; 3]) -> Result<Volume
 
 /// `out = w[0]·c + Σₖ w[k]·(lo(k) + hi(k))` over a row, vectorizable across the row.
 #[inline(always)]
-fn accumulate<'r>(out: &mut [f32], w: &[f32], centre: &[f32], pair: impl Fn(usize) -> (&'r [f32], &'r [f32])) {
+fn accumulate<'r>(
+    out: &mut [f32],
+    w: &[f32],
+    centre: &[f32],
+    pair: impl Fn(usize) -> (&'r [f32], &'r [f32]),
+) {
     let w0 = w[0];
     out.iter_mut().zip(centre).for_each(|(o, c)| *o = w0 * c);
     for (k, &wk) in w.iter().enumerate().skip(1) {
@@ -170,11 +175,8 @@ fn index_derivatives<T: Scalar>(
     let mut d = [vec![0.0f32; n], vec![0.0f32; n], vec![0.0f32; n]];
     let [dx, dy, dz] = &mut d;
     let (hx, hy, hz) = ((0.5 / sp[0]) as f32, (0.5 / sp[1]) as f32, (0.5 / sp[2]) as f32);
-    dx.par_chunks_mut(nx)
-        .zip(dy.par_chunks_mut(nx))
-        .zip(dz.par_chunks_mut(nx))
-        .enumerate()
-        .for_each(|(r, ((ox, oy), oz))| {
+    dx.par_chunks_mut(nx).zip(dy.par_chunks_mut(nx)).zip(dz.par_chunks_mut(nx)).enumerate().for_each(
+        |(r, ((ox, oy), oz))| {
             let (j, k) = (r % ny, r / ny);
             let row = |j: usize, k: usize| &f[nx * (j + ny * k)..nx * (j + ny * k) + nx];
             let c = row(j, k);
@@ -186,14 +188,18 @@ fn index_derivatives<T: Scalar>(
             oy.iter_mut().zip(ym.iter().zip(yp)).for_each(|(o, (a, b))| *o = (b - a) * hy);
             let (zm, zp) = (row(j, k.saturating_sub(1)), row(j, (k + 1).min(nz - 1)));
             oz.iter_mut().zip(zm.iter().zip(zp)).for_each(|(o, (a, b))| *o = (b - a) * hz);
-        });
+        },
+    );
     Ok((f, d))
 }
 
 /// Gradient magnitude (intensity per mm) by central differences in mm, optionally after
 /// Gaussian smoothing (SimpleITK `GradientMagnitude` with image spacing; with smoothing, like
 /// `GradientMagnitudeRecursiveGaussian` up to the Gaussian's approximation, see the module docs).
-pub fn gradient_magnitude<T: Scalar>(vol: &Volume<T>, smoothing: Smoothing) -> Result<Volume<f32>, ImgprocError> {
+pub fn gradient_magnitude<T: Scalar>(
+    vol: &Volume<T>,
+    smoothing: Smoothing,
+) -> Result<Volume<f32>, ImgprocError> {
     let (_, [dx, dy, dz]) = index_derivatives(vol, smoothing)?;
     let mut m = dx;
     m.par_iter_mut().zip(dy.par_iter().zip(dz.par_iter())).for_each(|(x, (y, z))| {
@@ -255,7 +261,8 @@ mod tests {
                     let d = [i as f64 - 20.0, j as f64 - 15.0, k as f64 - 10.0];
                     let inside = (0..3).all(|a| d[a].abs() <= (4.0 * s[a] + 0.5).floor());
                     let want = if inside {
-                        (0..3).map(|a| (-0.5 * d[a] * d[a] / (s[a] * s[a])).exp()).product::<f64>() / (n0 * n1 * n2)
+                        (0..3).map(|a| (-0.5 * d[a] * d[a] / (s[a] * s[a])).exp()).product::<f64>()
+                            / (n0 * n1 * n2)
                     } else {
                         0.0
                     };

@@ -60,7 +60,9 @@ impl Window {
                 // PS3.3 C.11.2.1.2.1 allows w = 1: a step at c − 0.5.
                 Ok((self.center - 0.5, f64::INFINITY))
             }
-            _ => Err(bad(format!("width must be positive (at least 1 for DICOM linear), got {}", self.width))),
+            _ => {
+                Err(bad(format!("width must be positive (at least 1 for DICOM linear), got {}", self.width)))
+            }
         }
     }
 }
@@ -69,7 +71,15 @@ impl Window {
 fn window_value(v: f64, offset: f64, scale: f64) -> f64 {
     let t = v - offset;
     // A step window (scale = ∞) maps 0·∞ to "above": PS3.3 puts x = c − 0.5 at the top.
-    let x = if scale.is_infinite() { if t >= 0.0 { 1.0 } else { 0.0 } } else { t * scale };
+    let x = if scale.is_infinite() {
+        if t >= 0.0 {
+            1.0
+        } else {
+            0.0
+        }
+    } else {
+        t * scale
+    };
     x.clamp(0.0, 1.0)
 }
 
@@ -156,10 +166,9 @@ pub fn zscore<T: Scalar>(vol: &Volume<T>, mask: Option<&Volume<u8>>) -> Result<V
     let bad = |reason: String| ImgprocError::Intensity { operation: "zscore", reason };
     check_mask(vol, mask, "zscore")?;
     // Two passes (mean, then squared deviations) for accuracy on CT ranges.
-    let (n, sum) = masked_finite(vol, mask).fold(|| (0usize, 0.0f64), |(n, s), v| (n + 1, s + v)).reduce(
-        || (0, 0.0),
-        |a, b| (a.0 + b.0, a.1 + b.1),
-    );
+    let (n, sum) = masked_finite(vol, mask)
+        .fold(|| (0usize, 0.0f64), |(n, s), v| (n + 1, s + v))
+        .reduce(|| (0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
     if n == 0 {
         return Err(bad("no finite voxel inside the mask".into()));
     }
@@ -280,8 +289,7 @@ pub fn histogram<T: Scalar>(
     }
     // numpy.linspace(lo, hi, bins + 1).
     let step = (hi - lo) / bins as f64;
-    let edges: Vec<f64> =
-        (0..=bins).map(|i| if i == bins { hi } else { lo + i as f64 * step }).collect();
+    let edges: Vec<f64> = (0..=bins).map(|i| if i == bins { hi } else { lo + i as f64 * step }).collect();
     let counts = masked_finite(vol, mask)
         .fold(
             || vec![0u64; bins],
@@ -317,9 +325,9 @@ pub(crate) fn check_mask<T>(
     operation: &'static str,
 ) -> Result<(), ImgprocError> {
     match mask {
-        Some(m) => vol
-            .require_same_grid(m)
-            .map_err(|e| ImgprocError::MaskGrid { operation, reason: e.to_string() }),
+        Some(m) => {
+            vol.require_same_grid(m).map_err(|e| ImgprocError::MaskGrid { operation, reason: e.to_string() })
+        }
         None => Ok(()),
     }
 }

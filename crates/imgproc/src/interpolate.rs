@@ -233,7 +233,7 @@ pub(crate) fn bspline_prefilter_line(c: &mut [f64]) {
         let mut zn = z;
         let mut z2n = z.powi(n as i32 - 1);
         let mut sum = c[0] + z2n * c[n - 1];
-        z2n *= z2n * iz;
+        z2n = z2n * z2n * iz;
         for v in &c[1..n - 1] {
             sum += (zn + z2n) * v;
             zn *= z;
@@ -255,7 +255,12 @@ pub(crate) fn bspline_prefilter_line(c: &mut [f64]) {
 fn bspline_weights(t: f64) -> [f64; 4] {
     let s = 1.0 - t;
     let t2 = t * t;
-    [s * s * s / 6.0, (3.0 * t2 * t - 6.0 * t2 + 4.0) / 6.0, (-3.0 * t2 * t + 3.0 * t2 + 3.0 * t + 1.0) / 6.0, t2 * t / 6.0]
+    [
+        s * s * s / 6.0,
+        (3.0 * t2 * t - 6.0 * t2 + 4.0) / 6.0,
+        (-3.0 * t2 * t + 3.0 * t2 + 3.0 * t + 1.0) / 6.0,
+        t2 * t / 6.0,
+    ]
 }
 
 /// Derivatives of [`bspline_weights`] with respect to `t`.

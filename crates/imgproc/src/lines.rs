@@ -40,14 +40,14 @@ pub(crate) fn for_each_line<T, S>(
         _ => {
             rows_by_y(data, dims).into_par_iter().for_each_init(
                 || (init(), vec![T::default(); nz]),
-                |(s, buf), mut rows| {
+                |(s, buf), mut rows: Vec<&mut [T]>| {
                     for x in 0..nx {
-                        for (z, b) in buf.iter_mut().enumerate() {
-                            *b = rows[z][x];
+                        for (b, row) in buf.iter_mut().zip(rows.iter()) {
+                            *b = row[x];
                         }
                         f(s, buf);
-                        for (z, b) in buf.iter().enumerate() {
-                            rows[z][x] = *b;
+                        for (b, row) in buf.iter().zip(rows.iter_mut()) {
+                            row[x] = *b;
                         }
                     }
                 },
@@ -78,10 +78,16 @@ mod tests {
         for axis in 0..3 {
             let mut data: Vec<usize> = (0..60).collect();
             // Replace each line by its values minus its first value: 0, stride, 2·stride, ….
-            for_each_line(&mut data, dims, axis, || (), |_, line| {
-                let first = line[0];
-                line.iter_mut().for_each(|v| *v -= first);
-            });
+            for_each_line(
+                &mut data,
+                dims,
+                axis,
+                || (),
+                |_, line| {
+                    let first = line[0];
+                    line.iter_mut().for_each(|v| *v -= first);
+                },
+            );
             let stride = [1, 4, 12][axis];
             for (i, v) in data.iter().enumerate() {
                 let pos = (i / stride) % dims[axis];

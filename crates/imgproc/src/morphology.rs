@@ -26,13 +26,17 @@ use rayon::prelude::*;
 pub fn radius_mm_to_voxels(radius_mm: f64, spacing: [f64; 3]) -> Result<[usize; 3], ImgprocError> {
     if !(radius_mm.is_finite() && radius_mm >= 0.0) || spacing.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
         return Err(ImgprocError::Morphology {
-            reason: format!("radius {radius_mm} mm and spacing {spacing:?} must be finite, non-negative / positive"),
+            reason: format!(
+                "radius {radius_mm} mm and spacing {spacing:?} must be finite, non-negative / positive"
+            ),
         });
     }
     let r = spacing.map(|s| (radius_mm / s).round());
     if r.iter().any(|v| *v > MAX_RADIUS as f64) {
         return Err(ImgprocError::Morphology {
-            reason: format!("radius {radius_mm} mm is more than {MAX_RADIUS} voxels on a grid with spacing {spacing:?}"),
+            reason: format!(
+                "radius {radius_mm} mm is more than {MAX_RADIUS} voxels on a grid with spacing {spacing:?}"
+            ),
         });
     }
     Ok(r.map(|v| v as usize))
@@ -45,7 +49,9 @@ const MAX_RADIUS: usize = 4096;
 /// that `Σ w_a d_a² ≤ T ⟺ Σ (d_a / r_a)² ≤ 1` exactly.
 fn weights(radius: [usize; 3]) -> Result<([Option<f64>; 3], f64), ImgprocError> {
     if radius.iter().any(|&r| r > MAX_RADIUS) {
-        return Err(ImgprocError::Morphology { reason: format!("radius {radius:?} exceeds {MAX_RADIUS} voxels") });
+        return Err(ImgprocError::Morphology {
+            reason: format!("radius {radius:?} exceeds {MAX_RADIUS} voxels"),
+        });
     }
     let sq: Vec<u128> = radius.iter().map(|&r| (r * r) as u128).collect();
     let t: u128 = sq.iter().filter(|&&s| s > 0).product();
@@ -185,10 +191,10 @@ pub fn fill_holes_slices(mask: &Volume<u8>, axis: Axis) -> Result<Volume<u8>, Im
     let p = if axis == Axis::Z { mask.clone() } else { permute(mask, order)? };
     let [nx, ny, _] = p.dims();
     let mut out = p.clone();
-    out.data_mut().par_chunks_mut(nx * ny).zip(p.data().par_chunks(nx * ny)).for_each_init(
-        Vec::<u32>::new,
-        |stack, (o, s)| fill_slice(s, o, nx, ny, stack),
-    );
+    out.data_mut()
+        .par_chunks_mut(nx * ny)
+        .zip(p.data().par_chunks(nx * ny))
+        .for_each_init(Vec::<u32>::new, |stack, (o, s)| fill_slice(s, o, nx, ny, stack));
     let out = if axis == Axis::Z { out } else { permute(&out, back)? };
     // The round trip through permute restores the grid exactly; keep the caller's geometry.
     Ok(mask.with_data(out.into_vec())?)
@@ -255,7 +261,13 @@ mod tests {
                     for dz in -r[2]..=r[2] {
                         for dy in -r[1]..=r[1] {
                             for dx in -r[0]..=r[0] {
-                                let q = |dd: isize, rr: isize| if rr == 0 { 0.0 } else { (dd * dd) as f64 / (rr * rr) as f64 };
+                                let q = |dd: isize, rr: isize| {
+                                    if rr == 0 {
+                                        0.0
+                                    } else {
+                                        (dd * dd) as f64 / (rr * rr) as f64
+                                    }
+                                };
                                 let inside_se = (r[0] > 0 || dx == 0)
                                     && (r[1] > 0 || dy == 0)
                                     && (r[2] > 0 || dz == 0)

@@ -6,7 +6,9 @@
 //! composed into one [`Affine3`] and stepped along each output row (one multiply-add per
 //! coordinate per voxel); other transforms are evaluated voxel by voxel. Rows run in parallel.
 
-use crate::interpolate::{inside, BSplineInterpolator, Interpolation, LinearInterpolator, NearestInterpolator};
+use crate::interpolate::{
+    inside, BSplineInterpolator, Interpolation, LinearInterpolator, NearestInterpolator,
+};
 use crate::ImgprocError;
 use hounsfield_core::{checked_voxels, Affine3, Geometry, LabelVolume, Scalar, Transform, Volume};
 use rayon::prelude::*;
@@ -120,7 +122,10 @@ pub fn resample_to_spacing<T: Scalar>(
 }
 
 /// [`resample_to_spacing`] for label maps (nearest neighbour; background outside).
-pub fn resample_labels_to_spacing(labels: &LabelVolume, new_spacing: [f64; 3]) -> Result<LabelVolume, ImgprocError> {
+pub fn resample_labels_to_spacing(
+    labels: &LabelVolume,
+    new_spacing: [f64; 3],
+) -> Result<LabelVolume, ImgprocError> {
     let (dims, g) = grid_for_spacing(labels.dims(), labels.geometry(), new_spacing)?;
     resample_labels(labels, dims, &g, &hounsfield_core::IdentityTransform, 0)
 }
@@ -142,7 +147,9 @@ impl<'a> Grid<'a> {
         geometry: &Geometry,
         transform: &'a dyn Transform,
     ) -> Result<Self, ImgprocError> {
-        geometry.validate_with(false).map_err(|e| ImgprocError::Resample { reason: format!("output grid: {e}") })?;
+        geometry
+            .validate_with(false)
+            .map_err(|e| ImgprocError::Resample { reason: format!("output grid: {e}") })?;
         let in_w2i = vol
             .geometry()
             .world_to_index_affine()
@@ -251,7 +258,9 @@ fn exact_range(n: usize, approx: (f64, f64), ok: impl Fn(usize) -> bool) -> (usi
 }
 
 /// The float type trilinear blends are computed in.
-trait Real: Copy + Default + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self> {
+trait Real:
+    Copy + Default + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self>
+{
     fn of(v: f64) -> Self;
     fn to(self) -> f64;
 }
@@ -591,7 +600,14 @@ mod tests {
     #[test]
     fn oversized_output_is_refused() {
         let v = Volume::from_vec([1, 1, 1], Geometry::default(), vec![1.0f32]).unwrap();
-        let r = resample(&v, [1 << 20, 1 << 20, 1 << 20], &Geometry::default(), &IdentityTransform, Interpolation::Linear, 0.0);
+        let r = resample(
+            &v,
+            [1 << 20, 1 << 20, 1 << 20],
+            &Geometry::default(),
+            &IdentityTransform,
+            Interpolation::Linear,
+            0.0,
+        );
         assert!(matches!(r, Err(ImgprocError::Core(_))));
     }
 }

@@ -25,11 +25,14 @@ print(json.dumps(res))
     for c in codes {
         let r = reorient(&v, c).unwrap();
         let want = &out[c];
-        let nums = |k: &str| -> Vec<f64> { want[k].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect() };
+        let nums = |k: &str| -> Vec<f64> {
+            want[k].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+        };
         let size: Vec<usize> = nums("size").iter().map(|&s| s as usize).collect();
         assert_eq!(r.dims().to_vec(), size, "{c}");
         let g = r.geometry();
-        let ours: Vec<f64> = g.origin.iter().chain(&g.spacing).chain(&g.direction_row_major()).copied().collect();
+        let ours: Vec<f64> =
+            g.origin.iter().chain(&g.spacing).chain(&g.direction_row_major()).copied().collect();
         let theirs: Vec<f64> = [nums("origin"), nums("spacing"), nums("direction")].concat();
         for (a, b) in ours.iter().zip(&theirs) {
             // 1e-9 mm: the same few f64 operations on coordinates of tens of mm.

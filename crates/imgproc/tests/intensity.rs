@@ -34,7 +34,8 @@ print(json.dumps({"h": h.tolist(), "hr": hr.tolist()}))
 "#,
         &json!({"dims": v.dims(), "qs": qs}),
     );
-    let u = |k: &str| -> Vec<u64> { out[k].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect() };
+    let u =
+        |k: &str| -> Vec<u64> { out[k].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect() };
     // Exact: the same order statistics and the same interpolation formula in f64 (read back
     // as raw f64: JSON number parsing is not guaranteed to round-trip the last bit).
     assert_eq!(percentiles(&v, &qs, None).unwrap(), peer.read::<f64>("p.raw"));

@@ -1,8 +1,9 @@
 //! Binary morphology and hole filling against scipy.ndimage.
 
 use crate::common::{blob_mask, test_geometry, Peer};
+use hounsfield_core::Volume;
 use hounsfield_imgproc::morphology::{close, dilate, erode, fill_holes, fill_holes_slices, open};
-use hounsfield_imgproc::Axis;
+use hounsfield_imgproc::{Axis, ImgprocError};
 use serde_json::json;
 
 #[test]
@@ -32,7 +33,8 @@ for n, (rx, ry, rz) in enumerate(P["radii"]):
         &json!({"dims": dims, "radii": radii}),
     );
     for (n, r) in radii.iter().enumerate() {
-        let ops: [(&str, fn(&_, [usize; 3]) -> _); 4] = [("d", dilate), ("e", erode), ("o", open), ("c", close)];
+        type Op = fn(&Volume<u8>, [usize; 3]) -> Result<Volume<u8>, ImgprocError>;
+        let ops: [(&str, Op); 4] = [("d", dilate), ("e", erode), ("o", open), ("c", close)];
         for (name, op) in ops {
             let ours = op(&mask, *r).unwrap();
             let want = peer.read::<u8>(&format!("{name}{n}.raw"));

@@ -19,7 +19,8 @@ impl Transform for Opaque {
 fn resample_equals_simpleitk_for_every_interpolator() {
     let input = smooth_random(7);
     let d = input.dims();
-    let centre = input.index_to_world((d[0] - 1) as f64 / 2.0, (d[1] - 1) as f64 / 2.0, (d[2] - 1) as f64 / 2.0);
+    let centre =
+        input.index_to_world((d[0] - 1) as f64 / 2.0, (d[1] - 1) as f64 / 2.0, (d[2] - 1) as f64 / 2.0);
     // Output grid: other spacing and direction, centred near the input, a little larger so
     // that some output voxels fall outside (default value).
     let a = 0.5f64;

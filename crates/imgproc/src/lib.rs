@@ -43,7 +43,7 @@
 //! | module | operations | notes |
 //! |---|---|---|
 //! | [`interpolate`] | nearest, linear, cubic B-spline sampling with gradients | half-voxel border as ITK; B-spline prefilter of Unser 1999 |
-//! | [`resample`] | `resample`, `resample_labels`, `resample_to_spacing` | ITK transform convention; affine fast path |
+//! | [`resample`] | `resample`, `resample_with` (any interpolator), `resample_labels`, `resample_to_spacing` | ITK transform convention; affine fast path |
 //! | [`filter`] | `gaussian` (σ in mm), `gradient_magnitude`, `gradient` (world frame) | equals scipy `gaussian_filter`; ≈ SimpleITK `SmoothingRecursiveGaussian` |
 //! | [`intensity`] | window/level, clip, rescale, z-score, percentiles, histogram | NaN ignored by statistics; numpy definitions |
 //! | [`morphology`] | erode, dilate, open, close (ball in voxels), hole filling 3-D and per slice | O(voxels) for any radius |

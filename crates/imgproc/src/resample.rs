@@ -7,7 +7,7 @@
 //! coordinate per voxel); other transforms are evaluated voxel by voxel. Rows run in parallel.
 
 use crate::interpolate::{
-    inside, BSplineInterpolator, Interpolation, LinearInterpolator, NearestInterpolator,
+    inside, BSplineInterpolator, Interpolation, Interpolator, LinearInterpolator, NearestInterpolator,
 };
 use crate::ImgprocError;
 use hounsfield_core::{checked_voxels, Affine3, Geometry, LabelVolume, Scalar, Transform, Volume};
@@ -30,7 +30,7 @@ pub fn resample<T: Scalar>(
     default_value: T,
 ) -> Result<Volume<T>, ImgprocError> {
     let n = checked_voxels(dims, std::mem::size_of::<T>())?;
-    let grid = Grid::new(vol, dims, geometry, transform)?;
+    let grid = Grid::new(vol.geometry(), dims, geometry, transform)?;
     let mut out = vec![default_value; n];
     match interpolation {
         Interpolation::Nearest => {
@@ -50,11 +50,29 @@ pub fn resample<T: Scalar>(
             }
         }
         Interpolation::BSpline3 => {
-            use crate::interpolate::Interpolator;
             let s = BSplineInterpolator::new(vol)?;
             grid.fill(&mut out, default_value, |idx| s.value(idx).map(T::from_f64));
         }
     }
+    Ok(Volume::from_vec(dims, *geometry, out)?)
+}
+
+/// Resamples through any [`Interpolator`] of an image on the grid `input` (f32 output): for
+/// callers that sample one image many times, e.g. registration reusing one
+/// [`BSplineInterpolator`] (whose prefilter is the costly part) for every transform it tries.
+/// Same conventions as [`resample`]; points outside get `default_value`.
+pub fn resample_with<I: Interpolator + ?Sized>(
+    interpolator: &I,
+    input: &Geometry,
+    dims: [usize; 3],
+    geometry: &Geometry,
+    transform: &dyn Transform,
+    default_value: f32,
+) -> Result<Volume<f32>, ImgprocError> {
+    let n = checked_voxels(dims, 4)?;
+    let grid = Grid::new(input, dims, geometry, transform)?;
+    let mut out = vec![default_value; n];
+    grid.fill(&mut out, default_value, |idx| interpolator.value(idx).map(|v| v as f32));
     Ok(Volume::from_vec(dims, *geometry, out)?)
 }
 
@@ -141,8 +159,8 @@ struct Grid<'a> {
 }
 
 impl<'a> Grid<'a> {
-    fn new<T>(
-        vol: &Volume<T>,
+    fn new(
+        input: &Geometry,
         dims: [usize; 3],
         geometry: &Geometry,
         transform: &'a dyn Transform,
@@ -150,8 +168,7 @@ impl<'a> Grid<'a> {
         geometry
             .validate_with(false)
             .map_err(|e| ImgprocError::Resample { reason: format!("output grid: {e}") })?;
-        let in_w2i = vol
-            .geometry()
+        let in_w2i = input
             .world_to_index_affine()
             .map_err(|e| ImgprocError::Resample { reason: format!("input grid: {e}") })?;
         let out_i2w = geometry.index_to_world_affine();
@@ -562,6 +579,18 @@ mod tests {
         let b = resample(&v, [5, 1, 1], &g, &IdentityTransform, Interpolation::BSpline3, 7).unwrap();
         // Interpolating spline: exact at the two samples.
         assert_eq!((b.data()[0], b.data()[4]), (0, 255));
+    }
+
+    #[test]
+    fn resample_with_a_prebuilt_interpolator_equals_resample() {
+        let g = Geometry { spacing: [0.8, 1.0, 1.2], ..Geometry::default() };
+        let data: Vec<f32> = (0..9 * 8 * 7).map(|i| ((i * 31) % 17) as f32).collect();
+        let v = Volume::from_vec([9, 8, 7], g, data).unwrap();
+        let t = AffineTransform::rigid_euler([0.1, 0.0, -0.2], [0.3, 0.2, 0.0], [3.0, 3.0, 4.0]);
+        let b = BSplineInterpolator::new(&v).unwrap();
+        let r1 = resample_with(&b, v.geometry(), [9, 8, 7], &g, &t, -1.0).unwrap();
+        let r2 = resample(&v, [9, 8, 7], &g, &t, Interpolation::BSpline3, -1.0).unwrap();
+        assert_eq!(r1, r2);
     }
 
     #[test]

@@ -317,10 +317,8 @@ fn blend_interior<T: Scalar, F: Real>(
 ) {
     const B: usize = 64;
     let (sx, sxy) = (d[0], d[0] * d[1]);
-    let corners = [0, 1, sx, sx + 1, sxy, sxy + 1, sxy + sx, sxy + sx + 1];
     let mut off = [0usize; B];
     let mut w = [[F::default(); B]; 3];
-    let mut g = [[F::default(); B]; 8];
     for (batch, chunk) in out.chunks_mut(B).enumerate() {
         let len = chunk.len();
         let i0 = first + batch * B;
@@ -332,24 +330,19 @@ fn blend_interior<T: Scalar, F: Real>(
             w[1][q] = F::of(ty);
             w[2][q] = F::of(tz);
         }
-        for (q, &b) in off[..len].iter().enumerate() {
-            // Four x-adjacent pairs; one range check each (the interior guarantees them).
-            for (pair, &o) in corners.iter().step_by(2).enumerate() {
-                let (a, c) = match data.get(b + o..b + o + 2) {
-                    Some(&[a, c]) => (F::of(a.to_f64()), F::of(c.to_f64())),
-                    _ => (F::default(), F::default()),
-                };
-                g[2 * pair][q] = a;
-                g[2 * pair + 1][q] = c;
-            }
-        }
         let lerp = |a: F, b: F, t: F| a + (b - a) * t;
-        for (q, o) in chunk.iter_mut().enumerate() {
+        // Gather and blend each x-adjacent pair at once: one range check per pair (the
+        // interior guarantees them), no intermediate arrays.
+        let pair = |o: usize, t: F| match data.get(o..o + 2) {
+            Some(&[a, c]) => lerp(F::of(a.to_f64()), F::of(c.to_f64()), t),
+            _ => F::default(),
+        };
+        for (q, (o, &b)) in chunk.iter_mut().zip(&off[..len]).enumerate() {
             let (tx, ty, tz) = (w[0][q], w[1][q], w[2][q]);
-            let r00 = lerp(g[0][q], g[1][q], tx);
-            let r10 = lerp(g[2][q], g[3][q], tx);
-            let r01 = lerp(g[4][q], g[5][q], tx);
-            let r11 = lerp(g[6][q], g[7][q], tx);
+            let r00 = pair(b, tx);
+            let r10 = pair(b + sx, tx);
+            let r01 = pair(b + sxy, tx);
+            let r11 = pair(b + sxy + sx, tx);
             *o = T::from_f64(lerp(lerp(r00, r10, ty), lerp(r01, r11, ty), tz).to());
         }
     }

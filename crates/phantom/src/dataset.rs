@@ -15,7 +15,7 @@
 //! Segmentation images are CT (torso, 10 HU noise) or T1-weighted MR (head, 2 % Rician
 //! noise, 0.2 bias), or SynthSeg-style random contrasts with
 //! [`SegmentationContrast::Random`]. Anatomies are randomly varied and deformed
-//! ([`DatasetOptions::anatomy_deform_mm`]). Heads get a lesion in every other case.
+//! ([`DatasetOptions::anatomy_deform_mm`]). Each head has a lesion with probability ½.
 //!
 //! # Registration convention
 //!
@@ -232,7 +232,7 @@ where
         let mut out =
             CaseWriter { id: &id, ext: &opts.extension, files: BTreeMap::new(), writer: &mut writer };
         let metadata = match opts.task {
-            Task::Segmentation => segmentation_case(opts, kind, i, case_seed, &mut out)?,
+            Task::Segmentation => segmentation_case(opts, kind, case_seed, &mut out)?,
             Task::Synthesis => synthesis_case(opts, kind, case_seed, &mut out)?,
             Task::Registration => registration_case(opts, kind, case_seed, &mut out)?,
             Task::Diagnosis => diagnosis_case(opts, case_seed, &mut out)?,
@@ -345,18 +345,14 @@ fn native(kind: AnatomyKind) -> (Contrast, &'static str) {
     }
 }
 
-fn phantom(
-    opts: &DatasetOptions,
-    kind: AnatomyKind,
-    index: usize,
-    seed: u64,
-) -> Result<Phantom, PhantomError> {
+fn phantom(opts: &DatasetOptions, kind: AnatomyKind, seed: u64) -> Result<Phantom, PhantomError> {
     match kind {
         AnatomyKind::Torso => {
             Phantom::torso(seed, &TorsoOptions { deform_mm: opts.anatomy_deform_mm, ..Default::default() })
         }
         AnatomyKind::Head => {
-            let lesion = if index % 4 == 1 { LesionChoice::Random } else { LesionChoice::None };
+            let with_lesion = rng(seed, tag::LESION ^ 0xd5).gen_bool(0.5);
+            let lesion = if with_lesion { LesionChoice::Random } else { LesionChoice::None };
             Phantom::head(
                 seed,
                 &HeadOptions { lesion, deform_mm: opts.anatomy_deform_mm, ..Default::default() },
@@ -368,7 +364,6 @@ fn phantom(
 fn segmentation_case<W, E>(
     opts: &DatasetOptions,
     kind: AnatomyKind,
-    index: usize,
     seed: u64,
     out: &mut CaseWriter<'_, W>,
 ) -> Result<serde_json::Value, PhantomError>
@@ -376,7 +371,7 @@ where
     W: FnMut(&Path, DatasetFile<'_>) -> Result<(), E>,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let p = phantom(opts, kind, index, seed)?;
+    let p = phantom(opts, kind, seed)?;
     let (contrast, name) = match opts.contrast {
         SegmentationContrast::Native => native(kind),
         SegmentationContrast::Random => (Contrast::Random(RandomContrastOptions::default()), "random"),
@@ -405,7 +400,7 @@ where
     W: FnMut(&Path, DatasetFile<'_>) -> Result<(), E>,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let p = phantom(opts, kind, 0, seed)?;
+    let p = phantom(opts, kind, seed)?;
     let grid = p.grid(opts.size)?;
     let contrasts = [t1(), ct()];
     let (mut imgs, labels) = p.render_many(
@@ -434,7 +429,7 @@ where
     W: FnMut(&Path, DatasetFile<'_>) -> Result<(), E>,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let p = phantom(opts, kind, 0, seed)?;
+    let p = phantom(opts, kind, seed)?;
     let grid = p.grid(opts.size)?;
     let dopts = DeformationOptions {
         magnitude_mm: opts.registration_deform_mm,

@@ -333,7 +333,8 @@ impl Shape {
         Shape { kind: Kind::HalfSpace { normal, offset: offset / n }, bbox: Aabb::EVERYTHING }
     }
 
-    /// The points inside every one of `shapes`.
+    /// The points inside every one of `shapes`. Children are tested in order and the test
+    /// stops at the first miss, so list the cheap, most-rejecting shapes first.
     pub fn intersection(shapes: Vec<Shape>) -> Shape {
         let bbox = shapes.iter().fold(Aabb::EVERYTHING, |b, s| b.intersection(&s.bbox));
         Shape { kind: Kind::Intersection(shapes), bbox }

@@ -2,5 +2,6 @@
 
 pub mod ct;
 pub mod error;
+pub mod pet;
 
 pub use error::ReconError;

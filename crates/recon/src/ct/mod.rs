@@ -5,6 +5,7 @@ pub mod fbp;
 pub mod geometry;
 pub mod iterative;
 pub mod projector;
+pub mod simulate;
 
 pub use fbp::{fbp, fdk, fdk_streamed, FbpOptions, Filter};
 pub use iterative::{
@@ -12,3 +13,7 @@ pub use iterative::{
 };
 pub use geometry::{Beam, BeamKind, DetectorShape, GeometrySpec, ScanGeometry, ViewFrame, VolumeGrid};
 pub use projector::{JosephProjector, Projector};
+pub use simulate::{
+    drr, hu_to_mu, mu_to_hu, simulate, Dose, DrrOptions, DrrOutput, Intensity, SimulateOptions, MU_WATER_511KEV,
+    MU_WATER_70KEV,
+};

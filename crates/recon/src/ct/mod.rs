@@ -1,12 +1,14 @@
 //! CT and X-ray: geometries, projectors, FBP/FDK, iterative and regularized reconstruction, DRR.
 
 pub mod analytic;
+pub mod demo;
 pub mod fbp;
 pub mod geometry;
 pub mod iterative;
 pub mod projector;
 pub mod simulate;
 
+pub use demo::{demo_reconstruction, DemoResult, Score};
 pub use fbp::{fbp, fdk, fdk_streamed, FbpOptions, Filter};
 pub use iterative::{
     cgls, no_callback, sart, sirt, tv, Callback, Constraint, IterationInfo, IterativeOptions, Start, TvOptions,

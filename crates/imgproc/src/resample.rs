@@ -250,14 +250,18 @@ fn exact_range(n: usize, approx: (f64, f64), ok: impl Fn(usize) -> bool) -> (usi
     let clampi = |v: f64| if v.is_nan() { 0 } else { v.clamp(0.0, n as f64) as usize };
     let (mut lo, mut hi) = (clampi(approx.0.ceil()), clampi(approx.1.ceil()));
     if lo >= hi {
-        // Empty, or nearly so: fall back to a scan (rare: rows that graze the volume).
-        match (0..n).find(|&i| ok(i)) {
-            None => return (0, 0),
-            Some(s) => {
-                let e = (s..n).find(|&i| !ok(i)).unwrap_or(n);
-                return (s, e);
-            }
-        }
+        // Empty, or at most a voxel wide: look only around the approximate ends (the whole
+        // row when they are not finite, e.g. a NaN transform).
+        let (a, b) = (approx.0.min(approx.1), approx.0.max(approx.1));
+        let (s0, s1) = if a.is_finite() && b.is_finite() {
+            (clampi(a.floor() - 2.0), clampi(b.ceil() + 2.0))
+        } else {
+            (0, n)
+        };
+        return match (s0..s1).find(|&i| ok(i)) {
+            None => (0, 0),
+            Some(s) => (s, (s..n).find(|&i| !ok(i)).unwrap_or(n)),
+        };
     }
     while lo > 0 && ok(lo - 1) {
         lo -= 1;

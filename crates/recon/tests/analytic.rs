@@ -4,14 +4,17 @@
 
 use hounsfield_phantom::shepp_logan::SheppLoganDims;
 use hounsfield_phantom::{shepp_logan, SheppLoganOptions};
-use hounsfield_recon::ct::{analytic, fbp, fdk, fdk_streamed, DetectorShape, FbpOptions, Filter, ScanGeometry, VolumeGrid};
+use hounsfield_recon::ct::{
+    analytic, fbp, fdk, fdk_streamed, DetectorShape, FbpOptions, Filter, ScanGeometry, VolumeGrid,
+};
 
 use crate::common::rmse_disc;
 
 #[test]
 fn fbp_of_every_2d_geometry_recovers_the_phantom() {
     let n = 128;
-    let ph = shepp_logan(&SheppLoganOptions { size: n, fov_mm: 256.0, supersample: 4, ..Default::default() }).unwrap();
+    let ph = shepp_logan(&SheppLoganOptions { size: n, fov_mm: 256.0, supersample: 4, ..Default::default() })
+        .unwrap();
     let s = ph.geometry().spacing[0];
     let grid = VolumeGrid::of(&ph).unwrap();
     // Rotation axis on pixel n/2 (the phantom's centre is at (n − 1)/2: half a pixel off, a
@@ -22,8 +25,14 @@ fn fbp_of_every_2d_geometry_recovers_the_phantom() {
         ("parallel 180°", ScanGeometry::parallel(256, 180.0, 192, s).unwrap()),
         ("parallel 360°", ScanGeometry::parallel(360, 360.0, 192, s).unwrap()),
         ("fan flat", ScanGeometry::fan(360, 360.0, 256, 2.0 * s, 400.0, 800.0, DetectorShape::Flat).unwrap()),
-        ("fan equiangular", ScanGeometry::fan(360, 360.0, 256, 2.0 * s, 400.0, 800.0, DetectorShape::Equiangular).unwrap()),
-        ("fan short scan", ScanGeometry::fan(300, 250.0, 256, 2.0 * s, 400.0, 800.0, DetectorShape::Flat).unwrap()),
+        (
+            "fan equiangular",
+            ScanGeometry::fan(360, 360.0, 256, 2.0 * s, 400.0, 800.0, DetectorShape::Equiangular).unwrap(),
+        ),
+        (
+            "fan short scan",
+            ScanGeometry::fan(300, 250.0, 256, 2.0 * s, 400.0, 800.0, DetectorShape::Flat).unwrap(),
+        ),
     ];
     for (name, g) in geoms {
         let g = g.with_isocentre(iso).unwrap();
@@ -62,7 +71,8 @@ fn fdk_recovers_the_3d_phantom_and_streams() {
         for k in n / 3..2 * n / 3 {
             for j in 0..n {
                 for i in 0..n {
-                    let (x, y) = (2.0 * i as f64 / (n - 1) as f64 - 1.0, 2.0 * j as f64 / (n - 1) as f64 - 1.0);
+                    let (x, y) =
+                        (2.0 * i as f64 / (n - 1) as f64 - 1.0, 2.0 * j as f64 / (n - 1) as f64 - 1.0);
                     if (x / 0.6).powi(2) + (y / 0.8).powi(2) < 1.0 {
                         let o = i + n * (j + n * k);
                         se += ((v.data()[o] - ph.data()[o]) as f64).powi(2);
@@ -83,14 +93,15 @@ fn fdk_recovers_the_3d_phantom_and_streams() {
         assert!(err < 0.04, "arc {arc}: rmse {err}");
         if arc == 360.0 {
             // Streaming the projections one view at a time gives the same volume.
-            let streamed = fdk_streamed(&g, &FbpOptions { grid: Some(grid), filter: Filter::Hann }, |v, out| {
-                let (nc, nr) = (g.cols(), g.rows());
-                for r in 0..nr {
-                    analytic::view_row(&g, &e, v, r, &mut out[r * nc..(r + 1) * nc]);
-                }
-                Ok(())
-            })
-            .unwrap();
+            let streamed =
+                fdk_streamed(&g, &FbpOptions { grid: Some(grid), filter: Filter::Hann }, |v, out| {
+                    let (nc, nr) = (g.cols(), g.rows());
+                    for r in 0..nr {
+                        analytic::view_row(&g, &e, v, r, &mut out[r * nc..(r + 1) * nc]);
+                    }
+                    Ok(())
+                })
+                .unwrap();
             assert_eq!(streamed.data(), rec.data());
         }
     }

@@ -3,7 +3,9 @@
 //! point object where the geometry says.
 
 use hounsfield_core::Geometry;
-use hounsfield_recon::ct::{DetectorShape, GeometrySpec, JosephProjector, Projector, ScanGeometry, VolumeGrid};
+use hounsfield_recon::ct::{
+    DetectorShape, GeometrySpec, JosephProjector, Projector, ScanGeometry, VolumeGrid,
+};
 use rand::{Rng, SeedableRng};
 
 fn cases() -> Vec<(&'static str, ScanGeometry, VolumeGrid)> {
@@ -36,7 +38,11 @@ fn cases() -> Vec<(&'static str, ScanGeometry, VolumeGrid)> {
     vec![
         ("parallel 2-D", ScanGeometry::parallel(23, 180.0, 41, 1.0).unwrap(), g2),
         ("fan flat", ScanGeometry::fan(19, 360.0, 47, 1.9, 70.0, 140.0, DetectorShape::Flat).unwrap(), g2),
-        ("fan equiangular", ScanGeometry::fan(17, 250.0, 51, 2.1, 70.0, 130.0, DetectorShape::Equiangular).unwrap(), g2),
+        (
+            "fan equiangular",
+            ScanGeometry::fan(17, 250.0, 51, 2.1, 70.0, 130.0, DetectorShape::Equiangular).unwrap(),
+            g2,
+        ),
         ("fan angle list", angles, g2),
         ("cone", ScanGeometry::cone(13, 360.0, [36, 30], 2.0, 90.0, 160.0).unwrap(), g3),
         ("cone oblique grid", ScanGeometry::cone(11, 200.0, [40, 34], 2.2, 90.0, 170.0).unwrap(), oblique),

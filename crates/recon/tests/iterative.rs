@@ -4,8 +4,8 @@ use std::ops::ControlFlow;
 
 use hounsfield_phantom::{shepp_logan, SheppLoganOptions};
 use hounsfield_recon::ct::{
-    analytic, cgls, fbp, no_callback, sart, sirt, tv, FbpOptions, IterationInfo, IterativeOptions, JosephProjector,
-    ScanGeometry, TvOptions, VolumeGrid,
+    analytic, cgls, fbp, no_callback, sart, sirt, tv, FbpOptions, IterationInfo, IterativeOptions,
+    JosephProjector, ScanGeometry, TvOptions, VolumeGrid,
 };
 
 use crate::common::rmse_disc;
@@ -18,11 +18,14 @@ struct Case {
 }
 
 fn case(n: usize, views: usize) -> Case {
-    let ph = shepp_logan(&SheppLoganOptions { size: n, fov_mm: 256.0, supersample: 4, ..Default::default() }).unwrap();
+    let ph = shepp_logan(&SheppLoganOptions { size: n, fov_mm: 256.0, supersample: 4, ..Default::default() })
+        .unwrap();
     let s = ph.geometry().spacing[0];
     let iso = ph.geometry().index_to_world([(n / 2) as f64, (n / 2) as f64, 0.0]);
     let scan = ScanGeometry::parallel(views, 180.0, n * 3 / 2, s).unwrap().with_isocentre(iso).unwrap();
-    let sino = scan.sinogram_volume(analytic::sinogram(&scan, &analytic::shepp_logan_ellipsoids(256.0, false)).unwrap()).unwrap();
+    let sino = scan
+        .sinogram_volume(analytic::sinogram(&scan, &analytic::shepp_logan_ellipsoids(256.0, false)).unwrap())
+        .unwrap();
     let p = JosephProjector::new(&scan, &VolumeGrid::of(&ph).unwrap()).unwrap();
     Case { ph, scan, sino, p }
 }
@@ -71,7 +74,13 @@ fn tv_beats_fbp_on_sparse_views() {
     let c = case(128, 45);
     let grid = VolumeGrid::of(&c.ph).unwrap();
     let f = fbp(&c.sino, &c.scan, &FbpOptions { grid: Some(grid), ..Default::default() }).unwrap();
-    let t = tv(&c.p, &c.sino, &TvOptions { iterations: 200, weight: 0.05, ..Default::default() }, &mut no_callback).unwrap();
+    let t = tv(
+        &c.p,
+        &c.sino,
+        &TvOptions { iterations: 200, weight: 0.05, ..Default::default() },
+        &mut no_callback,
+    )
+    .unwrap();
     let (ef, et) = (rmse_disc(&f, c.ph.data(), 60.0), rmse_disc(&t, c.ph.data(), 60.0));
     // 0.75: TV's advantage on a piecewise-constant phantom from 45 views at 128² (0.57× in
     // release; the 0.5× target is measured at 512² in the benchmark, where streaks

@@ -2,12 +2,18 @@
 
 use hounsfield_core::{Geometry, Volume};
 use hounsfield_recon::ct::{no_callback, GeometrySpec, JosephProjector, ScanGeometry, VolumeGrid};
-use hounsfield_recon::pet::{attenuation_factors, mlem, osem, simulate_emission, EmissionOptions, OsemOptions};
+use hounsfield_recon::pet::{
+    attenuation_factors, mlem, osem, simulate_emission, EmissionOptions, OsemOptions,
+};
 
 /// A water cylinder (μ = 0.0096/mm) of activity 1 with a hot disc of 4 and a cold disc of 0.
 fn phantom(nz: usize) -> (Volume<f32>, Volume<f32>) {
     let n = 48;
-    let g = Geometry { origin: [-94.0, -94.0, -(nz as f64 - 1.0) * 2.0], spacing: [4.0, 4.0, 4.0], ..Geometry::default() };
+    let g = Geometry {
+        origin: [-94.0, -94.0, -(nz as f64 - 1.0) * 2.0],
+        spacing: [4.0, 4.0, 4.0],
+        ..Geometry::default()
+    };
     let mut act = Volume::zeros([n, n, nz], g).unwrap();
     let mut mu = Volume::zeros([n, n, nz], g).unwrap();
     for k in 0..nz {
@@ -52,10 +58,23 @@ fn mlem_and_osem_recover_contrast_with_attenuation_correction() {
     let scan = ScanGeometry::parallel(96, 180.0, 64, 4.0).unwrap();
     let p = JosephProjector::new(&scan, &VolumeGrid::of(&act).unwrap()).unwrap();
     let a = attenuation_factors(&p, &mu).unwrap();
-    let (counts, _) = simulate_emission(&p, &act, Some(&a), &EmissionOptions { counts: 5e6, seed: 3, ..Default::default() }).unwrap();
+    let (counts, _) = simulate_emission(
+        &p,
+        &act,
+        Some(&a),
+        &EmissionOptions { counts: 5e6, seed: 3, ..Default::default() },
+    )
+    .unwrap();
     assert!(counts.data().iter().all(|&c| c >= 0.0 && c.fract() == 0.0));
     let ml = mlem(&p, &counts, Some(&a), 60, &mut no_callback).unwrap();
-    let os = osem(&p, &counts, Some(&a), &OsemOptions { iterations: 6, subsets: 8, ..Default::default() }, &mut no_callback).unwrap();
+    let os = osem(
+        &p,
+        &counts,
+        Some(&a),
+        &OsemOptions { iterations: 6, subsets: 8, ..Default::default() },
+        &mut no_callback,
+    )
+    .unwrap();
     for (name, rec) in [("mlem", &ml), ("osem", &os)] {
         let bg = mean_in(rec, 0, 0.0, 12.0);
         let hot = mean_in(rec, 0, 30.0, 9.0) / bg;
@@ -107,8 +126,21 @@ fn three_d_osem_on_a_stack_of_planes() {
     .unwrap();
     let p = JosephProjector::new(&scan, &VolumeGrid::of(&act).unwrap()).unwrap();
     let a = attenuation_factors(&p, &mu).unwrap();
-    let (counts, _) = simulate_emission(&p, &act, Some(&a), &EmissionOptions { counts: 2e7, seed: 5, ..Default::default() }).unwrap();
-    let rec = osem(&p, &counts, Some(&a), &OsemOptions { iterations: 5, subsets: 6, ..Default::default() }, &mut no_callback).unwrap();
+    let (counts, _) = simulate_emission(
+        &p,
+        &act,
+        Some(&a),
+        &EmissionOptions { counts: 2e7, seed: 5, ..Default::default() },
+    )
+    .unwrap();
+    let rec = osem(
+        &p,
+        &counts,
+        Some(&a),
+        &OsemOptions { iterations: 5, subsets: 6, ..Default::default() },
+        &mut no_callback,
+    )
+    .unwrap();
     for k in [1, 4] {
         let ratio = mean_in(&rec, k, 30.0, 9.0) / mean_in(&rec, k, 0.0, 12.0);
         // As in 2-D: every plane recovers the hot insert within 20 %.

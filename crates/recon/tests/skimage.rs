@@ -44,7 +44,8 @@ fn radon_sinogram_reconstructs_in_the_same_orientation() {
     let dir = tempfile::tempdir().unwrap();
     let info = py_json(SCRIPT, &[dir.path().to_str().unwrap()]);
     assert_eq!(info["shape"], serde_json::json!([256, 256]));
-    let sino = read_image(&dir.path().join("sino.nii.gz"), &ReadOptions::default()).unwrap().volume.into_f32();
+    let sino =
+        read_image(&dir.path().join("sino.nii.gz"), &ReadOptions::default()).unwrap().volume.into_f32();
     assert_eq!(sino.dims(), [256, 180, 1]);
     let scan = ScanGeometry::from_toml_str(MINIMAL).unwrap();
     let phantom = read_f32(&dir.path().join("phantom.raw"));

@@ -27,7 +27,11 @@ impl Ellipsoid {
         let q = [p[0] - self.centre[0], p[1] - self.centre[1], p[2] - self.centre[2]];
         // Into the ellipsoid's frame (rotate by −φ), then scale to the unit sphere.
         let to = |v: [f64; 3]| {
-            [(c * v[0] + s * v[1]) / self.semi_axes[0], (-s * v[0] + c * v[1]) / self.semi_axes[1], v[2] / self.semi_axes[2]]
+            [
+                (c * v[0] + s * v[1]) / self.semi_axes[0],
+                (-s * v[0] + c * v[1]) / self.semi_axes[1],
+                v[2] / self.semi_axes[2],
+            ]
         };
         let (pp, dd) = (to(q), to(dir));
         let a = dd[0] * dd[0] + dd[1] * dd[1] + dd[2] * dd[2];
@@ -117,7 +121,12 @@ mod tests {
         // Through the centre: the diameter; at distance 3 from it: 2·√(25 − 9) = 8.
         assert!((e.chord([1.0, -10.0, 3.0], [0.0, 1.0, 0.0]) - 10.0).abs() < 1e-12);
         assert!((e.chord([4.0, -10.0, 3.0], [0.0, 1.0, 0.0]) - 8.0).abs() < 1e-12);
-        let e = Ellipsoid { centre: [0.0; 3], semi_axes: [4.0, 1.0, 1.0], phi: std::f64::consts::FRAC_PI_2, value: 1.0 };
+        let e = Ellipsoid {
+            centre: [0.0; 3],
+            semi_axes: [4.0, 1.0, 1.0],
+            phi: std::f64::consts::FRAC_PI_2,
+            value: 1.0,
+        };
         // Rotated by 90°, the long axis lies along y.
         assert!((e.chord([0.0, -10.0, 0.0], [0.0, 1.0, 0.0]) - 8.0).abs() < 1e-12);
         assert!(e.contains([0.0, 3.5, 0.0]) && !e.contains([3.5, 0.0, 0.0]));

@@ -55,7 +55,12 @@ pub struct DemoResult {
 /// is scanned; the DRR uses all of it), on an axial grid with square pixels; `views` over
 /// 360° of a flat-detector fan beam that covers the slice; `dose` photons per ray for the
 /// low-dose scan; `seed` for the noise. About a second at 128².
-pub fn demo_reconstruction(ct_hu: &Volume<f32>, views: usize, dose: f64, seed: u64) -> Result<DemoResult, ReconError> {
+pub fn demo_reconstruction(
+    ct_hu: &Volume<f32>,
+    views: usize,
+    dose: f64,
+    seed: u64,
+) -> Result<DemoResult, ReconError> {
     let [nx, ny, nz] = ct_hu.dims();
     let g = *ct_hu.geometry();
     let s = g.spacing[0];
@@ -75,18 +80,24 @@ pub fn demo_reconstruction(ct_hu: &Volume<f32>, views: usize, dose: f64, seed: u
     let sdd = 2.0 * sod;
     let cols = (1.5 * n as f64).ceil() as usize;
     let iso = slice.geometry().index_to_world([(nx / 2) as f64, (ny / 2) as f64, 0.0]);
-    let scan =
-        ScanGeometry::fan(views, 360.0, cols, s * sdd / sod, sod, sdd, DetectorShape::Flat)?.with_isocentre(iso)?;
+    let scan = ScanGeometry::fan(views, 360.0, cols, s * sdd / sod, sod, sdd, DetectorShape::Flat)?
+        .with_isocentre(iso)?;
     let sim = |dose| SimulateOptions { dose, seed, ..Default::default() };
     let sinogram_full = simulate(&slice, &scan, &sim(Dose::Photons(FULL_DOSE_PHOTONS)))?;
     let sinogram_low = simulate(&slice, &scan, &sim(Dose::Photons(dose)))?;
     let grid = VolumeGrid::of(&slice)?;
     let to_hu = |v: &Volume<f32>| mu_to_hu(v, MU_WATER_70KEV);
-    let fbp_full_hu = to_hu(&fbp(&sinogram_full, &scan, &FbpOptions { grid: Some(grid), ..Default::default() })?);
+    let fbp_full_hu =
+        to_hu(&fbp(&sinogram_full, &scan, &FbpOptions { grid: Some(grid), ..Default::default() })?);
     let fbp_low_hu =
         to_hu(&fbp(&sinogram_low, &scan, &FbpOptions { grid: Some(grid), filter: Filter::Hann })?);
     let p = JosephProjector::new(&scan, &grid)?;
-    let tv_low_hu = to_hu(&tv(&p, &sinogram_low, &TvOptions { iterations: 100, ..Default::default() }, &mut no_callback)?);
+    let tv_low_hu = to_hu(&tv(
+        &p,
+        &sinogram_low,
+        &TvOptions { iterations: 100, ..Default::default() },
+        &mut no_callback,
+    )?);
     // The field of view: the disc every view covers (radius half the detector at the
     // isocentre, less a pixel).
     let radius = 0.5 * (cols as f64 - 2.0) * s;
@@ -105,7 +116,9 @@ pub fn demo_reconstruction(ct_hu: &Volume<f32>, views: usize, dose: f64, seed: u
     }
     let metric = |e: hounsfield_metrics::MetricsError| ReconError::Metrics(e.to_string());
     let mut scores = Vec::new();
-    for (name, img) in [("fbp full dose", &fbp_full_hu), ("fbp low dose", &fbp_low_hu), ("tv low dose", &tv_low_hu)] {
+    for (name, img) in
+        [("fbp full dose", &fbp_full_hu), ("fbp low dose", &fbp_low_hu), ("tv low dose", &tv_low_hu)]
+    {
         scores.push(Score {
             name,
             rmse_hu: rmse(img, &slice, Some(&mask)).map_err(metric)?,
@@ -114,7 +127,8 @@ pub fn demo_reconstruction(ct_hu: &Volume<f32>, views: usize, dose: f64, seed: u
         });
     }
     let vol_iso = g.index_to_world([(nx / 2) as f64, (ny / 2) as f64, (nz / 2) as f64]);
-    let cone = ScanGeometry::cone(1, 360.0, [cols, nz.max(1)], s * 1.5, 1000.0, 1500.0)?.with_isocentre(vol_iso)?;
+    let cone =
+        ScanGeometry::cone(1, 360.0, [cols, nz.max(1)], s * 1.5, 1000.0, 1500.0)?.with_isocentre(vol_iso)?;
     let drr = drr(ct_hu, &cone, 0, &DrrOptions::default())?;
     Ok(DemoResult {
         scan,
@@ -145,7 +159,8 @@ mod tests {
                 let (x, y) = (i as f64 - 32.0, j as f64 - 32.0);
                 let r2 = x * x + y * y;
                 if r2 < 24.0 * 24.0 {
-                    *v.get_mut(i, j, 0).unwrap() = if (x - 8.0).powi(2) + y * y < 36.0 { 1000.0 } else { 0.0 };
+                    *v.get_mut(i, j, 0).unwrap() =
+                        if (x - 8.0).powi(2) + y * y < 36.0 { 1000.0 } else { 0.0 };
                 }
             }
         }

@@ -54,7 +54,8 @@ pub enum Filter {
 
 impl Filter {
     /// Every filter, for command-line help and tests.
-    pub const ALL: [Filter; 5] = [Filter::RamLak, Filter::SheppLogan, Filter::Cosine, Filter::Hamming, Filter::Hann];
+    pub const ALL: [Filter; 5] =
+        [Filter::RamLak, Filter::SheppLogan, Filter::Cosine, Filter::Hamming, Filter::Hann];
 
     /// The name used on the command line (`ram-lak`, `shepp-logan`, `cosine`, `hamming`, `hann`).
     pub fn name(self) -> &'static str {
@@ -245,7 +246,9 @@ fn preweights(scan: &ScanGeometry, view: usize, first: f64) -> Result<Vec<f32>, 
                     let s = scan.u_of(k as f64) * sod / sdd;
                     sod / (sod * sod + s * s).sqrt()
                 }
-                Beam::Fan { sod, sdd, shape: DetectorShape::Equiangular } => sod * (scan.u_of(k as f64) / sdd).cos(),
+                Beam::Fan { sod, sdd, shape: DetectorShape::Equiangular } => {
+                    sod * (scan.u_of(k as f64) / sdd).cos()
+                }
                 Beam::Cone { sod, sdd } => {
                     let s = scan.u_of(k as f64) * sod / sdd;
                     let t = scan.v_of(r as f64) * sod / sdd;
@@ -283,7 +286,11 @@ struct Batch {
 /// slices); for cone beams use [`fdk`]. Returns the image on `options.grid` (default
 /// [`ScanGeometry::default_grid`]) in the sinogram's unit per mm (μ in mm⁻¹ from line
 /// integrals).
-pub fn fbp(sinogram: &Volume<f32>, scan: &ScanGeometry, options: &FbpOptions) -> Result<Volume<f32>, ReconError> {
+pub fn fbp(
+    sinogram: &Volume<f32>,
+    scan: &ScanGeometry,
+    options: &FbpOptions,
+) -> Result<Volume<f32>, ReconError> {
     if matches!(scan.beam(), Beam::Cone { .. }) {
         return Err(ReconError::UnsupportedGeometry {
             method: "fbp",
@@ -296,7 +303,11 @@ pub fn fbp(sinogram: &Volume<f32>, scan: &ScanGeometry, options: &FbpOptions) ->
 
 /// FDK reconstruction (Feldkamp, Davis & Kress 1984) of circular cone-beam projections held in
 /// memory, with Parker weights for short scans. See [`fdk_streamed`] to stream them.
-pub fn fdk(projections: &Volume<f32>, scan: &ScanGeometry, options: &FbpOptions) -> Result<Volume<f32>, ReconError> {
+pub fn fdk(
+    projections: &Volume<f32>,
+    scan: &ScanGeometry,
+    options: &FbpOptions,
+) -> Result<Volume<f32>, ReconError> {
     if !matches!(scan.beam(), Beam::Cone { .. }) {
         return Err(ReconError::UnsupportedGeometry {
             method: "fdk",
@@ -373,7 +384,8 @@ fn backproject_streamed(
             read_view(v, buf).map_err(|reason| ReconError::ReadProjection { view: v, reason })?;
             check_finite("projection", buf)?;
         }
-        let weights: Vec<Vec<f32>> = views.iter().map(|&v| preweights(scan, v, first)).collect::<Result<_, _>>()?;
+        let weights: Vec<Vec<f32>> =
+            views.iter().map(|&v| preweights(scan, v, first)).collect::<Result<_, _>>()?;
         data.par_chunks_mut(per_view).zip(weights.par_iter()).for_each(|(p, w)| {
             for (x, w) in p.iter_mut().zip(w) {
                 *x *= w;
@@ -406,9 +418,13 @@ impl Backprojector {
         let d = grid.geometry.direction;
         // The column/weight arrays are shared by all slices of a voxel row: the x and y index
         // axes must lie in the axial plane and z along the rotation axis.
-        let axial = d[2][0].abs() < 1e-9 && d[2][1].abs() < 1e-9 && d[0][2].abs() < 1e-9 && d[1][2].abs() < 1e-9;
+        let axial =
+            d[2][0].abs() < 1e-9 && d[2][1].abs() < 1e-9 && d[0][2].abs() < 1e-9 && d[1][2].abs() < 1e-9;
         if !axial {
-            return Err(invalid("grid", "analytic reconstruction needs an axial grid (z index axis along ±z)"));
+            return Err(invalid(
+                "grid",
+                "analytic reconstruction needs an axial grid (z index axis along ±z)",
+            ));
         }
         if !scan.is_3d() && grid.dims[2] != 1 {
             return Err(invalid("grid", format!("a 2-D scan reconstructs one slice, not {}", grid.dims[2])));
@@ -459,7 +475,13 @@ impl Backprojector {
             let c0 = (a0 - u_off) / du + c_half;
             let dc = da / du;
             if let Some((lo, hi)) = linear_range(c0, dc, (nc - 1) as f64, nx) {
-                s.params.push(ViewLine { c0: (c0 * ONE).round() as i64, dc: (dc * ONE).round() as i64, lo, hi, b });
+                s.params.push(ViewLine {
+                    c0: (c0 * ONE).round() as i64,
+                    dc: (dc * ONE).round() as i64,
+                    lo,
+                    hi,
+                    b,
+                });
             }
         }
         let pairs = &batch.pairs;

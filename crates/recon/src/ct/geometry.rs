@@ -279,11 +279,13 @@ impl ScanGeometry {
         let distances = || -> Result<(f64, f64), ReconError> {
             let sod = positive(
                 "source_isocentre_mm",
-                spec.source_isocentre_mm.ok_or_else(|| bad("source_isocentre_mm", "is required for fan and cone beams"))?,
+                spec.source_isocentre_mm
+                    .ok_or_else(|| bad("source_isocentre_mm", "is required for fan and cone beams"))?,
             )?;
             let sdd = positive(
                 "source_detector_mm",
-                spec.source_detector_mm.ok_or_else(|| bad("source_detector_mm", "is required for fan and cone beams"))?,
+                spec.source_detector_mm
+                    .ok_or_else(|| bad("source_detector_mm", "is required for fan and cone beams"))?,
             )?;
             if sdd <= sod {
                 return Err(bad(
@@ -302,7 +304,10 @@ impl ScanGeometry {
             }
             BeamKind::Fan => {
                 if rows != 1 {
-                    return Err(bad("detector_rows", format!("must be 1 for a fan beam (use kind = \"cone\"), got {rows}")));
+                    return Err(bad(
+                        "detector_rows",
+                        format!("must be 1 for a fan beam (use kind = \"cone\"), got {rows}"),
+                    ));
                 }
                 let (sod, sdd) = distances()?;
                 Beam::Fan { sod, sdd, shape: spec.detector_shape.unwrap_or_default() }
@@ -361,7 +366,8 @@ impl ScanGeometry {
 
     /// Parses and validates a geometry file's text.
     pub fn from_toml_str(text: &str) -> Result<Self, ReconError> {
-        let spec: GeometrySpec = toml::from_str(text).map_err(|e| ReconError::ParseGeometry(e.to_string()))?;
+        let spec: GeometrySpec =
+            toml::from_str(text).map_err(|e| ReconError::ParseGeometry(e.to_string()))?;
         Self::from_spec(spec)
     }
 
@@ -825,7 +831,8 @@ detector_spacing_mm = 1.0
 
     #[test]
     fn explicit_angle_lists_get_quadrature_weights() {
-        let text = "kind = \"parallel\"\nangles_deg = [0, 10, 30, 60]\ndetector_count = 8\ndetector_spacing_mm = 1";
+        let text =
+            "kind = \"parallel\"\nangles_deg = [0, 10, 30, 60]\ndetector_count = 8\ndetector_spacing_mm = 1";
         let g = ScanGeometry::from_toml_str(text).unwrap();
         let w: Vec<f64> = g.view_weights().iter().map(|w| w.to_degrees()).collect();
         for (a, b) in w.iter().zip([10.0, 15.0, 25.0, 30.0]) {

@@ -193,8 +193,11 @@ pub fn sirt(
     for it in 1..=options.iterations {
         p.forward(&x, &mut r)?;
         r.par_iter_mut().zip(b).zip(&row).for_each(|((r, &b), &w)| *r = (b - *r) * w);
-        let residual =
-            r.par_iter().zip(&row).map(|(&r, &w)| if w > 0.0 { (r / w) as f64 } else { 0.0 }.powi(2)).sum::<f64>();
+        let residual = r
+            .par_iter()
+            .zip(&row)
+            .map(|(&r, &w)| if w > 0.0 { (r / w) as f64 } else { 0.0 }.powi(2))
+            .sum::<f64>();
         p.back(&r, &mut upd)?;
         x.par_iter_mut().zip(&upd).zip(&col).for_each(|((x, &u), &c)| *x += lam * c * u);
         constrain(&mut x, options.constraint);
@@ -240,7 +243,10 @@ pub fn sart(
     let views = p.scan().views();
     let n_sub = if options.subsets == 0 { views } else { options.subsets };
     if n_sub > views {
-        return Err(invalid("subsets", format!("must be at most the number of views ({views}), got {n_sub}")));
+        return Err(invalid(
+            "subsets",
+            format!("must be at most the number of views ({views}), got {n_sub}"),
+        ));
     }
     let subsets: Vec<Vec<usize>> = (0..n_sub).map(|s| (s..views).step_by(n_sub).collect()).collect();
     let order = subset_order(n_sub);
@@ -252,7 +258,8 @@ pub fn sart(
     inverse_or_zero(&mut row);
     // Column sums per subset: kept when they fit in 512 MiB (and a quarter of the memory
     // cap), else recomputed for each subset.
-    let keep = (n_sub as u128) * (nv as u128) * 4 <= (512u128 << 20).min(hounsfield_core::memory_cap() as u128 / 4);
+    let keep =
+        (n_sub as u128) * (nv as u128) * 4 <= (512u128 << 20).min(hounsfield_core::memory_cap() as u128 / 4);
     let ones_s = vec![1.0f32; b.len()];
     let mut cols: Vec<Vec<f32>> = Vec::new();
     if keep {
@@ -277,9 +284,7 @@ pub fn sart(
             // Residual of this subset's views only, weighted by R; other views are left as
             // they were and never read by back_views.
             let mut res = 0.0f64;
-            for (line, (rl, (bl, wl))) in
-                r.chunks_mut(nc).zip(b.chunks(nc).zip(row.chunks(nc))).enumerate()
-            {
+            for (line, (rl, (bl, wl))) in r.chunks_mut(nc).zip(b.chunks(nc).zip(row.chunks(nc))).enumerate() {
                 if !s.contains(&(line % nviews)) {
                     continue;
                 }

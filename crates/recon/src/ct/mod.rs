@@ -10,12 +10,13 @@ pub mod simulate;
 
 pub use demo::{demo_reconstruction, DemoResult, Score};
 pub use fbp::{fbp, fdk, fdk_streamed, FbpOptions, Filter};
-pub use iterative::{
-    cgls, no_callback, sart, sirt, tv, Callback, Constraint, IterationInfo, IterativeOptions, Start, TvOptions,
-};
 pub use geometry::{Beam, BeamKind, DetectorShape, GeometrySpec, ScanGeometry, ViewFrame, VolumeGrid};
+pub use iterative::{
+    cgls, no_callback, sart, sirt, tv, Callback, Constraint, IterationInfo, IterativeOptions, Start,
+    TvOptions,
+};
 pub use projector::{JosephProjector, Projector};
 pub use simulate::{
-    drr, hu_to_mu, mu_to_hu, simulate, Dose, DrrOptions, DrrOutput, Intensity, SimulateOptions, MU_WATER_511KEV,
-    MU_WATER_70KEV,
+    drr, hu_to_mu, mu_to_hu, simulate, Dose, DrrOptions, DrrOutput, Intensity, SimulateOptions,
+    MU_WATER_511KEV, MU_WATER_70KEV,
 };

@@ -327,26 +327,28 @@ impl Projector for JosephProjector {
         // Lines of the sinogram are (view, row) pairs; chunks of columns keep a single view
         // parallel too (SART projects one view at a time).
         const CHUNK: usize = 32;
-        sinogram.par_chunks_mut(nc).enumerate().filter(|(line, _)| wanted[line % nv]).for_each(|(line, out)| {
-            let (view, row) = (line % nv, line / nv);
-            let f = &frames[view];
-            out.par_chunks_mut(CHUNK).enumerate().for_each(|(chunk, out)| {
-                for (dk, o) in out.iter_mut().enumerate() {
-                    let k = chunk * CHUNK + dk;
-                    let Some(ray) = self.ray(f, k, row) else {
-                        *o = 0.0;
-                        continue;
-                    };
-                    let mut acc = 0.0f32;
-                    self.visit(&ray, lo, hi, |off, w| {
-                        if let Some(x) = volume.get(off) {
-                            acc += w * x;
-                        }
-                    });
-                    *o = acc * ray.step as f32;
-                }
-            });
-        });
+        sinogram.par_chunks_mut(nc).enumerate().filter(|(line, _)| wanted[line % nv]).for_each(
+            |(line, out)| {
+                let (view, row) = (line % nv, line / nv);
+                let f = &frames[view];
+                out.par_chunks_mut(CHUNK).enumerate().for_each(|(chunk, out)| {
+                    for (dk, o) in out.iter_mut().enumerate() {
+                        let k = chunk * CHUNK + dk;
+                        let Some(ray) = self.ray(f, k, row) else {
+                            *o = 0.0;
+                            continue;
+                        };
+                        let mut acc = 0.0f32;
+                        self.visit(&ray, lo, hi, |off, w| {
+                            if let Some(x) = volume.get(off) {
+                                acc += w * x;
+                            }
+                        });
+                        *o = acc * ray.step as f32;
+                    }
+                });
+            },
+        );
         Ok(())
     }
 
@@ -434,9 +436,15 @@ mod tests {
         let g = ScanGeometry::parallel(4, 180.0, 8, 1.0).unwrap();
         let p = JosephProjector::new(&g, &grid).unwrap();
         let mut s = vec![0.0; 31];
-        assert!(matches!(p.forward(&[0.0; 64], &mut s), Err(ReconError::BufferLength { what: "sinogram", .. })));
+        assert!(matches!(
+            p.forward(&[0.0; 64], &mut s),
+            Err(ReconError::BufferLength { what: "sinogram", .. })
+        ));
         let mut s = vec![0.0; 32];
-        assert!(matches!(p.forward_views(&[0.0; 64], &mut s, &[4]), Err(ReconError::ViewIndex { view: 4, .. })));
+        assert!(matches!(
+            p.forward_views(&[0.0; 64], &mut s, &[4]),
+            Err(ReconError::ViewIndex { view: 4, .. })
+        ));
         let grid3 = VolumeGrid::centred([8, 8, 2], [1.0; 3], [0.0; 3]).unwrap();
         assert!(JosephProjector::new(&g, &grid3).is_err());
     }

@@ -85,7 +85,11 @@ impl Default for SimulateOptions {
 }
 
 /// The sinogram of `volume` (on its own grid) for `scan`, with photon noise for the dose.
-pub fn simulate(volume: &Volume<f32>, scan: &ScanGeometry, options: &SimulateOptions) -> Result<Volume<f32>, ReconError> {
+pub fn simulate(
+    volume: &Volume<f32>,
+    scan: &ScanGeometry,
+    options: &SimulateOptions,
+) -> Result<Volume<f32>, ReconError> {
     if !(options.mu_water.is_finite() && options.mu_water > 0.0) {
         return Err(invalid("mu_water", format!("must be positive, got {}", options.mu_water)));
     }
@@ -167,7 +171,8 @@ fn ln_factorial(k: f64) -> f64 {
         (2..=(k as u64)).map(|i| (i as f64).ln()).sum()
     } else {
         let x = k + 1.0;
-        (x - 0.5) * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI).ln() + 1.0 / (12.0 * x) - 1.0 / (360.0 * x.powi(3))
+        (x - 0.5) * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI).ln() + 1.0 / (12.0 * x)
+            - 1.0 / (360.0 * x.powi(3))
     }
 }
 
@@ -201,7 +206,12 @@ impl Default for DrrOptions {
 /// detector itself in the patient's world — origin the world position (mm) of the top-left
 /// pixel, column axis `e_u`, row axis `−z` (row 0 is the most superior row, as radiographs
 /// are displayed), third axis the ray direction `d`, spacing the detector pitch.
-pub fn drr(ct_hu: &Volume<f32>, scan: &ScanGeometry, view: usize, options: &DrrOptions) -> Result<Volume<f32>, ReconError> {
+pub fn drr(
+    ct_hu: &Volume<f32>,
+    scan: &ScanGeometry,
+    view: usize,
+    options: &DrrOptions,
+) -> Result<Volume<f32>, ReconError> {
     if !matches!(scan.beam(), super::geometry::Beam::Cone { .. }) {
         return Err(ReconError::UnsupportedGeometry {
             method: "drr",
@@ -218,11 +228,7 @@ pub fn drr(ct_hu: &Volume<f32>, scan: &ScanGeometry, view: usize, options: &DrrO
         angles_deg: Some(vec![angle.to_degrees()]),
         ..scan.spec().clone()
     })?;
-    let sino = simulate(
-        ct_hu,
-        &one,
-        &SimulateOptions { mu_water: options.mu_water, ..Default::default() },
-    )?;
+    let sino = simulate(ct_hu, &one, &SimulateOptions { mu_water: options.mu_water, ..Default::default() })?;
     let (nc, nr) = (one.cols(), one.rows());
     let src = sino.data();
     let mut img = Vec::with_capacity(nc * nr);

@@ -28,8 +28,9 @@ impl Envelope {
         Self { f: vec![0.0; n], v: vec![0; n], z: vec![0.0; n + 1] }
     }
 
-    /// Replaces `line[q]` by `min_p w·(q − p)² + line[p]` (infinite samples are no parabola).
-    pub(crate) fn run<S: Scalar>(&mut self, line: &mut [S], w: f64) {
+    /// Replaces `line[q]` by `min(cap, min_p w·(q − p)² + line[p])` (infinite samples are no
+    /// parabola).
+    pub(crate) fn run<S: Scalar>(&mut self, line: &mut [S], w: f64, cap: f64) {
         let n = line.len();
         let f = &mut self.f[..n];
         f.iter_mut().zip(line.iter()).for_each(|(a, b)| *a = b.to_f64());
@@ -67,7 +68,7 @@ impl Envelope {
                 k += 1;
             }
             let d = qf - v[k] as f64;
-            *out = S::from_f64(w * d * d + f[v[k]]);
+            *out = S::from_f64((w * d * d + f[v[k]]).min(cap));
         }
     }
 }
@@ -75,9 +76,12 @@ impl Envelope {
 /// Squared weighted distance from every voxel to the nearest voxel with `feature(i)` true:
 /// `min Σ_a weights[a]·Δ_a²` over axes with `Some` weight; axes with `None` only connect
 /// voxels with the same index along them. Infinite where no feature voxel is reachable.
+/// Values above `cap` are stored as `cap` after every pass (for thresholds at or below
+/// `cap − 1`, which this keeps exact while the stored numbers stay small).
 pub(crate) fn squared_distance<S: Scalar>(
     dims: [usize; 3],
     weights: [Option<f64>; 3],
+    cap: f64,
     feature: impl Fn(usize) -> bool + Sync,
 ) -> Result<Vec<S>, ImgprocError> {
     let n = checked_voxels(dims, std::mem::size_of::<S>())?;
@@ -87,7 +91,7 @@ pub(crate) fn squared_distance<S: Scalar>(
     for (axis, w) in weights.iter().enumerate() {
         let (Some(w), true) = (w, dims[axis] > 1) else { continue };
         let len = dims[axis];
-        for_each_line(&mut d, dims, axis, || Envelope::new(len), |env, line| env.run(line, *w));
+        for_each_line(&mut d, dims, axis, || Envelope::new(len), |env, line| env.run(line, *w, cap));
     }
     Ok(d)
 }
@@ -110,7 +114,7 @@ fn sqrt_volume(mask: &Volume<u8>, mut d: Vec<f32>) -> Result<Volume<f32>, Imgpro
 pub fn distance_to_foreground(mask: &Volume<u8>) -> Result<Volume<f32>, ImgprocError> {
     let w = check_geometry(mask)?;
     let m = mask.data();
-    let d = squared_distance::<f32>(mask.dims(), w, |i| m[i] != 0)?;
+    let d = squared_distance::<f32>(mask.dims(), w, f64::INFINITY, |i| m[i] != 0)?;
     sqrt_volume(mask, d)
 }
 
@@ -121,7 +125,7 @@ pub fn distance_to_foreground(mask: &Volume<u8>) -> Result<Volume<f32>, ImgprocE
 pub fn distance_to_background(mask: &Volume<u8>) -> Result<Volume<f32>, ImgprocError> {
     let w = check_geometry(mask)?;
     let m = mask.data();
-    let d = squared_distance::<f32>(mask.dims(), w, |i| m[i] == 0)?;
+    let d = squared_distance::<f32>(mask.dims(), w, f64::INFINITY, |i| m[i] == 0)?;
     sqrt_volume(mask, d)
 }
 
@@ -132,8 +136,8 @@ pub fn distance_to_background(mask: &Volume<u8>) -> Result<Volume<f32>, ImgprocE
 pub fn signed_distance(mask: &Volume<u8>) -> Result<Volume<f32>, ImgprocError> {
     let w = check_geometry(mask)?;
     let m = mask.data();
-    let outside = squared_distance::<f32>(mask.dims(), w, |i| m[i] != 0)?;
-    let mut inside = squared_distance::<f32>(mask.dims(), w, |i| m[i] == 0)?;
+    let outside = squared_distance::<f32>(mask.dims(), w, f64::INFINITY, |i| m[i] != 0)?;
+    let mut inside = squared_distance::<f32>(mask.dims(), w, f64::INFINITY, |i| m[i] == 0)?;
     inside.par_iter_mut().zip(outside.par_iter()).zip(m.par_iter()).for_each(|((i, o), &fg)| {
         *i = if fg != 0 { -i.sqrt() } else { o.sqrt() };
     });

@@ -5,7 +5,8 @@
 //! `Σ (d_a / r_a)² ≤ 1` (an axis with radius 0 admits only `d_a = 0`). Dilation by it is a
 //! threshold of an exact distance transform, `dilate(X) = { y : min_{x∈X} Σ ((y−x)_a / r_a)² ≤ 1 }`
 //! (computed with the separable lower-envelope transform of [`crate::distance`] in integer
-//! arithmetic), so it costs O(voxels) for any radius; erosion is the dual.
+//! arithmetic, exact in f32 storage up to a squared-radius product of 2^24), so it costs
+//! O(voxels) for any radius; erosion is the dual.
 //!
 //! **Border.** Voxels outside the image count as background for dilation and as foreground
 //! for erosion (ITK's `BoundaryToForeground` default), so erosion never eats into an object
@@ -81,8 +82,16 @@ fn threshold(
     feature: impl Fn(usize) -> bool + Sync,
 ) -> Result<Volume<u8>, ImgprocError> {
     let (w, t) = weights(radius)?;
-    let d = squared_distance::<f64>(mask.dims(), w, feature)?;
-    let out: Vec<u8> = d.par_iter().map(|&v| ((v <= t) != complement) as u8).collect();
+    // Stored distances are capped at T + 1 (which keeps every `≤ T` decision), so for the
+    // usual radii they are integers below 2^24 and f32 holds them exactly: half the memory
+    // traffic of f64.
+    let out: Vec<u8> = if t + 1.0 < (1u32 << 24) as f64 {
+        let d = squared_distance::<f32>(mask.dims(), w, t + 1.0, feature)?;
+        d.par_iter().map(|&v| ((v as f64 <= t) != complement) as u8).collect()
+    } else {
+        let d = squared_distance::<f64>(mask.dims(), w, t + 1.0, feature)?;
+        d.par_iter().map(|&v| ((v <= t) != complement) as u8).collect()
+    };
     Ok(mask.with_data(out)?)
 }
 
@@ -316,6 +325,29 @@ mod tests {
         // Erosion does not eat in from the image edge (outside counts as foreground).
         let full = m.map(|_| 1u8);
         assert_eq!(erode(&full, [3, 3, 3]).unwrap(), full);
+    }
+
+    #[test]
+    fn large_radius_dilation_of_a_point_is_the_exact_ellipse() {
+        // Radii 70 × 60: the squared-radius product 17 640 000 is above 2^24, so the f64 path runs.
+        let (ry, rz) = (70i64, 60i64);
+        let mut m = Volume::<u8>::zeros([1, 151, 131], Geometry::default()).unwrap();
+        *m.get_mut(0, 75, 65).unwrap() = 1;
+        let d = dilate(&m, [0, ry as usize, rz as usize]).unwrap();
+        for k in 0..131i64 {
+            for j in 0..151i64 {
+                let (dy, dz) = (j - 75, k - 65);
+                // Integer form of (dy/ry)² + (dz/rz)² ≤ 1.
+                let want = dy * dy * rz * rz + dz * dz * ry * ry <= ry * ry * rz * rz;
+                assert_eq!(*d.get(0, j as usize, k as usize).unwrap() == 1, want, "({j}, {k})");
+            }
+        }
+        // And a radius whose product fits f32 gives the same ellipse as the f64 path would.
+        let d = dilate(&m, [0, 7, 6]).unwrap();
+        assert_eq!(
+            d.data().iter().filter(|&&v| v == 1).count(),
+            brute_dilate(&m, [0, 7, 6]).data().iter().filter(|&&v| v == 1).count()
+        );
     }
 
     #[test]

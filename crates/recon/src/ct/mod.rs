@@ -1,4 +1,14 @@
 //! CT and X-ray: geometries, projectors, FBP/FDK, iterative and regularized reconstruction, DRR.
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`geometry`] | scan geometries (TOML), their conventions, reconstruction grids |
+//! | [`projector`] | the [`Projector`] trait and [`JosephProjector`] |
+//! | [`analytic`] | exact line integrals of ellipsoids (ground truth) |
+//! | [`fbp`](mod@fbp) | FBP and FDK, ramp filters, Parker weights |
+//! | [`iterative`] | SIRT, SART/OS-SART, CGLS, TV |
+//! | [`simulate`](mod@simulate) | HU ↔ μ, photon noise, DRR |
+//! | [`demo`] | the demo study's reconstruction step |
 
 pub mod analytic;
 pub mod demo;

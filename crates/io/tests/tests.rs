@@ -2,6 +2,7 @@
 //! Needs the sample data and reference tools installed by `scripts/setup.sh`.
 
 mod common;
+mod dicom;
 mod metaimage;
 mod nifti;
 mod nifti_peers;

@@ -384,4 +384,25 @@ mod tests {
         assert_same_world(&v, &r);
         assert_eq!(r.len(), 12);
     }
+
+    #[test]
+    fn label_maps_stay_label_maps_and_keep_world_positions() {
+        let v = oblique_vol();
+        let labels = LabelVolume::new(v.map(|&x| x as u16));
+        // Back to the i32 ids assert_same_world reads; 65535 marks padding.
+        let ids = |l: &LabelVolume| l.as_volume().map(|&x| if x == u16::MAX { -1 } else { x as i32 });
+        let ops: [(&str, LabelVolume); 6] = [
+            ("crop", crop(&labels, [1, 0, 1], [3, 4, 2]).unwrap()),
+            ("pad", pad(&labels, [1, 2, 0], [0, 1, 2], u16::MAX).unwrap()),
+            ("flip", flip(&labels, Axis::Y)),
+            ("permute", permute(&labels, [2, 0, 1]).unwrap()),
+            ("slice", extract_slice(&labels, Axis::X, 2).unwrap()),
+            ("reorient", reorient(&labels, "RAS").unwrap()),
+        ];
+        for (name, out) in &ops {
+            assert_same_world(&v, &ids(out));
+            assert!(out.labels().iter().all(|&l| l == u16::MAX || (l as i32) < 60), "{name}");
+        }
+        assert_eq!(ops[5].1.geometry().orientation_code(), "RAS");
+    }
 }

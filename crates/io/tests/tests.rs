@@ -3,6 +3,7 @@
 
 mod common;
 mod dicom;
+mod dicom_series;
 mod metaimage;
 mod nifti;
 mod nifti_peers;

@@ -510,8 +510,8 @@ fn planes(obj: &Obj, frames: usize, modality: &str, path: &Path) -> Result<Vec<P
     }
     let mut base = plane_from(&[], obj, path)?;
     if modality == "RTDOSE" {
-        // Dose values are stored × DoseGridScaling (PS3.3 C.8.8.3.4.1); GDCM and ITK apply it
-        // as the rescale slope, which gives dose in its DoseUnits.
+        // Dose values are stored integers × DoseGridScaling (PS3.3 C.8.8.3.4.1): applied as
+        // the slope, voxels come out in DoseUnits (GDCM/ITK and pydicom leave the integers).
         if obj.get(tags::RESCALE_SLOPE).is_none() {
             if let Some(s) = number(obj, tags::DOSE_GRID_SCALING, "DoseGridScaling (3004,000E)", path)? {
                 if s != 0.0 {

@@ -47,7 +47,8 @@
 //! stored range (unsigned `2^BitsStored − 1 − v`, signed `−1 − v`) so that higher is
 //! brighter as in MONOCHROME2, then the Modality LUT Sequence is applied when present, else
 //! RescaleSlope/RescaleIntercept (CT values become Hounsfield units; RT dose without a
-//! rescale uses DoseGridScaling as the slope, as GDCM does). PixelPaddingValue is left as
+//! rescale uses DoseGridScaling as the slope, giving dose in DoseUnits where GDCM and
+//! pydicom keep the stored integers). PixelPaddingValue is left as
 //! it is (padding voxels keep their rescaled value, typically far below air; mask them with
 //! the value if needed). The volume is `int16` when every slope and intercept is an
 //! integer and the rescaled values fit (checked from BitsStored, or from the data when the

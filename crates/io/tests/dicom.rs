@@ -321,3 +321,151 @@ fn jpeg_ls_twins_are_bit_exact_or_name_the_feature() {
         }
     }
 }
+
+/// Writes a modified copy of sys.argv[1] to sys.argv[2]; sys.argv[3] says how.
+const MODIFY: &str = r#"
+import sys, pydicom, numpy as np
+from pydicom.dataset import FileMetaDataset
+src, out, what = sys.argv[1:4]
+ds = pydicom.dcmread(src)
+if what == 'absurd':
+    ds.Rows, ds.Columns, ds.NumberOfFrames = 65535, 65535, 2000
+    ds.save_as(out)
+elif what.startswith('nometa'):
+    enc = what.split('_')[1]
+    ds.file_meta = FileMetaDataset()
+    ds.preamble = None
+    pydicom.dcmwrite(out, ds, implicit_vr=(enc == 'implicit'), little_endian=(enc != 'big'))
+elif what == 'signed12':
+    v = np.arange(-2048, 2048, dtype=np.int16)
+    # 12-bit two's complement with junk (an old overlay plane) in the top 4 bits.
+    raw = (v.astype(np.uint16) & 0x0FFF) | 0xA000
+    ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 12, 11, 1
+    ds.PixelData = raw.tobytes()
+    ds.save_as(out)
+print('{}')
+"#;
+
+fn modified(src: &Path, what: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(format!("{what}.dcm"));
+    py_json(MODIFY, &[src.to_str().unwrap(), out.to_str().unwrap(), what]);
+    (dir, out)
+}
+
+#[test]
+fn truncated_files_are_typed_errors() {
+    for name in ["MR_truncated.dcm", "rtplan_truncated.dcm"] {
+        let e = read_file(&pyd(name), &DicomReadOptions::default()).unwrap_err();
+        assert!(matches!(e, DicomError::Malformed { .. }), "{name}: {e}");
+        assert!(e.to_string().contains("truncated"), "{e}");
+    }
+}
+
+#[test]
+fn objects_without_pixels_name_their_class() {
+    let e = read_file(&pyd("rtplan.dcm"), &DicomReadOptions::default()).unwrap_err();
+    match e {
+        DicomError::NoPixelData { sop_class, .. } => assert_eq!(sop_class, "1.2.840.10008.5.1.4.1.1.481.5"),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn wrong_magic_is_not_dicom() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in [
+        ("text", b"hello, this is not an image at all".to_vec()),
+        ("png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec()),
+        ("zeros", vec![0u8; 300]),
+        ("short", b"DI".to_vec()),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let e = read_file(&p, &DicomReadOptions::default()).unwrap_err();
+        assert!(matches!(e, DicomError::NotDicom { .. }), "{name}: {e}");
+    }
+    let e = read_file(&dir.path().join("absent.dcm"), &DicomReadOptions::default()).unwrap_err();
+    assert!(matches!(e, DicomError::ReadFile { .. }), "{e}");
+}
+
+#[test]
+fn absurd_declared_sizes_hit_the_memory_cap() {
+    // 65535 × 65535 × 2000 frames of 16 bits: one frame alone is 8.6 GB, over the default
+    // 8 GiB cap; refused before anything is allocated.
+    let (_d, p) = modified(&pyd("MR_small.dcm"), "absurd");
+    let e = read_file(&p, &DicomReadOptions::default()).unwrap_err();
+    assert!(matches!(e, DicomError::Core(hounsfield_core::CoreError::MemoryCap { .. })), "{e}");
+}
+
+#[test]
+fn gap_trailing_zero_padding_after_pixel_data() {
+    // FIELD-NOTES: dicom-rs fails on files with megabytes of zeros after PixelData.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("padded.dcm");
+    let mut bytes = std::fs::read(pyd("MR_small.dcm")).unwrap();
+    bytes.extend(std::iter::repeat_n(0u8, 4 << 20));
+    std::fs::write(&p, bytes).unwrap();
+    assert_eq!(read(&p).volume, read(&pyd("MR_small.dcm")).volume);
+    assert_eq!(read(&pyd("MR_small_padded.dcm")).volume, read(&pyd("MR_small.dcm")).volume);
+}
+
+#[test]
+fn gap_files_without_file_meta_group() {
+    // FIELD-NOTES: dicom-rs cannot open files without a meta group; the encoding is
+    // guessed from the first element (implicit LE, explicit LE, explicit BE).
+    let want = read(&pyd("MR_small.dcm")).volume;
+    for (src, how) in [
+        ("MR_small_implicit.dcm", "nometa_implicit"),
+        ("MR_small.dcm", "nometa_explicit"),
+        ("MR_small_bigendian.dcm", "nometa_big"),
+    ] {
+        let (_d, p) = modified(&pyd(src), how);
+        let head = std::fs::read(&p).unwrap();
+        assert!(head.get(128..132) != Some(b"DICM") && !head.starts_with(b"DICM"), "{how} has no meta");
+        assert_eq!(read(&p).volume, want, "{how}");
+    }
+}
+
+#[test]
+fn gap_one_bit_segmentation_frames() {
+    // FIELD-NOTES: 1-bit SEG decodes in dicom-rs but does not convert; unpacked here.
+    let v = read(&pdd("liver.dcm")).volume;
+    assert_eq!((v.type_name(), v.dims()), ("int16", [512, 512, 3]));
+    assert!(voxels(&v).iter().all(|&x| x == 0.0 || x == 1.0));
+    assert_eq!(read(&pdd("liver_expb.dcm")).volume, v);
+}
+
+#[test]
+fn gap_thirty_two_bit_samples() {
+    // FIELD-NOTES: 32-bit RT dose does not convert in dicom-rs; 32-bit RLE not decoded.
+    let v = read(&pyd("rtdose.dcm")).volume;
+    assert_eq!((v.type_name(), v.dims()), ("float32", [10, 10, 15]));
+    assert_eq!(read(&pyd("SC_rgb_rle_32bit.dcm")).volume, read(&pdd("SC_rgb_32bit.dcm")).volume);
+}
+
+#[test]
+fn gap_planar_rgb() {
+    // FIELD-NOTES: planar RGB does not convert in dicom-rs.
+    assert_eq!(read(&pdd("color-pl.dcm")).volume, read(&pdd("color-px.dcm")).volume);
+}
+
+#[test]
+fn gap_twelve_bit_signed_is_sign_extended() {
+    // FIELD-NOTES: dicom-rs does not sign-extend 12-bit signed data.
+    let (_d, p) = modified(&pyd("MR_small.dcm"), "signed12");
+    let v = read(&p).volume;
+    assert_eq!(v.type_name(), "int16");
+    let want: Vec<f64> = (-2048..2048).map(|x| x as f64).collect();
+    assert_eq!(voxels(&v), want);
+}
+
+#[test]
+fn gap_twelve_bit_lossy_jpeg_is_refused_by_name() {
+    // FIELD-NOTES: 12-bit JPEG Extended does not decode (jpeg-decoder has no 12-bit DCT).
+    for name in ["JPGExtended.dcm", "JPEG-lossy.dcm"] {
+        let e = read_file(&pyd(name), &DicomReadOptions::default()).unwrap_err();
+        assert!(matches!(e, DicomError::UnsupportedPixels { .. }), "{e}");
+        assert!(e.to_string().contains("12-bit lossy JPEG") && e.to_string().contains("dcmdjpeg"), "{e}");
+    }
+}

@@ -4,6 +4,7 @@
 mod common;
 mod dicom;
 mod dicom_series;
+mod dicom_write;
 mod metaimage;
 mod nifti;
 mod nifti_peers;

@@ -56,6 +56,8 @@ pub(crate) fn check(file: &ImageFile) -> Result<(), DicomError> {
     let path = &file.parsed.label;
     let frame_bytes = fmt.frame_bits().div_ceil(8);
     hounsfield_core::check_alloc(frame_bytes, 1)?;
+    // The volume itself: at least 2 bytes per voxel, whatever the pixel data holds.
+    hounsfield_core::check_alloc((fmt.rows * fmt.cols) as u128 * fmt.frames as u128, 2)?;
     if let Some(PixelLoc::Native { range, .. }) = &file.parsed.pixel {
         let need = (fmt.frame_bits() * fmt.frames as u128).div_ceil(8);
         if (range.len() as u128) < need {

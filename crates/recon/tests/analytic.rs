@@ -37,7 +37,12 @@ fn fbp_of_every_2d_geometry_recovers_the_phantom() {
     for (name, g) in geoms {
         let g = g.with_isocentre(iso).unwrap();
         let sino = g.sinogram_volume(analytic::sinogram(&g, &e).unwrap()).unwrap();
-        let rec = fbp(&sino, &g, &FbpOptions { grid: Some(grid), filter: Filter::SheppLogan }).unwrap();
+        let rec = fbp(
+            &sino,
+            &g,
+            &FbpOptions { grid: Some(grid), filter: Filter::SheppLogan, ..Default::default() },
+        )
+        .unwrap();
         let err = rmse_disc(&rec, ph.data(), 58.0);
         // 0.04: the residual error of FBP at 2 mm pixels is the blur of the skull's unit
         // step (Gibbs and partial volume); a wrong weight or orientation gives > 0.1.
@@ -86,22 +91,27 @@ fn fdk_recovers_the_3d_phantom_and_streams() {
     for arc in [360.0, 240.0] {
         let g = ScanGeometry::cone(120, arc, [96, 96], 2.0 * s, 500.0, 1000.0).unwrap();
         let sino = g.sinogram_volume(analytic::sinogram(&g, &e).unwrap()).unwrap();
-        let rec = fdk(&sino, &g, &FbpOptions { grid: Some(grid), filter: Filter::Hann }).unwrap();
+        let rec =
+            fdk(&sino, &g, &FbpOptions { grid: Some(grid), filter: Filter::Hann, ..Default::default() })
+                .unwrap();
         let err = centre_slices(&rec);
         // 0.04: the small ellipses (5–12 mm) are 1–2 voxels wide at 5.4 mm; a wrong cone
         // weight, Parker weight or row direction gives > 0.1.
         assert!(err < 0.04, "arc {arc}: rmse {err}");
         if arc == 360.0 {
             // Streaming the projections one view at a time gives the same volume.
-            let streamed =
-                fdk_streamed(&g, &FbpOptions { grid: Some(grid), filter: Filter::Hann }, |v, out| {
+            let streamed = fdk_streamed(
+                &g,
+                &FbpOptions { grid: Some(grid), filter: Filter::Hann, ..Default::default() },
+                |v, out| {
                     let (nc, nr) = (g.cols(), g.rows());
                     for r in 0..nr {
                         analytic::view_row(&g, &e, v, r, &mut out[r * nc..(r + 1) * nc]);
                     }
                     Ok(())
-                })
-                .unwrap();
+                },
+            )
+            .unwrap();
             assert_eq!(streamed.data(), rec.data());
         }
     }

@@ -410,7 +410,7 @@ pub fn recon_ct(a: ReconCtArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()>
     let rec = match a.method {
         CtMethod::Fbp | CtMethod::Fdk => {
             let pb = g.spinner(format!("{:?}", a.method).to_lowercase());
-            let o = FbpOptions { filter: a.filter.into(), grid: Some(grid) };
+            let o = FbpOptions { filter: a.filter.into(), grid: Some(grid), ..Default::default() };
             let r = if a.method == CtMethod::Fbp {
                 ct::fbp(&sino, &scan, &o)?
             } else {

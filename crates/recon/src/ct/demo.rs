@@ -89,8 +89,11 @@ pub fn demo_reconstruction(
     let to_hu = |v: &Volume<f32>| mu_to_hu(v, MU_WATER_70KEV);
     let fbp_full_hu =
         to_hu(&fbp(&sinogram_full, &scan, &FbpOptions { grid: Some(grid), ..Default::default() })?);
-    let fbp_low_hu =
-        to_hu(&fbp(&sinogram_low, &scan, &FbpOptions { grid: Some(grid), filter: Filter::Hann })?);
+    let fbp_low_hu = to_hu(&fbp(
+        &sinogram_low,
+        &scan,
+        &FbpOptions { grid: Some(grid), filter: Filter::Hann, ..Default::default() },
+    )?);
     let p = JosephProjector::new(&scan, &grid)?;
     let tv_low_hu = to_hu(&tv(
         &p,

@@ -76,6 +76,22 @@ pub struct FbpOptions {
     pub filter: Filter,
     /// The grid to reconstruct on (default [`ScanGeometry::default_grid`]).
     pub grid: Option<VolumeGrid>,
+    /// Which voxels to reconstruct (default the field of view).
+    pub region: Region,
+}
+
+/// Which voxels an analytic reconstruction computes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Region {
+    /// Only voxels inside the field of view, the cylinder about the rotation axis that every
+    /// view's detector covers (radius: the detector's half width for parallel beams,
+    /// `D_so·sin γ_max` for fans and cones); the others are 0, as in scikit-image's
+    /// `iradon(circle=True)` (default). They are seen by only some views, so their values
+    /// are not reconstructions anyway, and skipping them saves a fifth of the work.
+    #[default]
+    FieldOfView,
+    /// Every voxel of the grid.
+    Everything,
 }
 
 /// Views FDK filters and back-projects at a time (memory: this many projections).
@@ -366,7 +382,7 @@ fn backproject_streamed(
         Some(g) => g,
         None => scan.default_grid()?,
     };
-    let bp = Backprojector::new(scan, &grid)?;
+    let bp = Backprojector::new(scan, &grid, options.region)?;
     let mut volume = grid.zeros()?;
     let (nc, nr, nv) = (scan.cols(), scan.rows(), scan.views());
     let first = scan.angles().iter().copied().fold(f64::INFINITY, f64::min);
@@ -411,10 +427,12 @@ fn backproject_streamed(
 struct Backprojector {
     scan: ScanGeometry,
     grid: VolumeGrid,
+    /// Radius (mm) of the reconstructed cylinder (infinite: everything).
+    fov: f64,
 }
 
 impl Backprojector {
-    fn new(scan: &ScanGeometry, grid: &VolumeGrid) -> Result<Self, ReconError> {
+    fn new(scan: &ScanGeometry, grid: &VolumeGrid, region: Region) -> Result<Self, ReconError> {
         let d = grid.geometry.direction;
         // The column/weight arrays are shared by all slices of a voxel row: the x and y index
         // axes must lie in the axial plane and z along the rotation axis.
@@ -429,7 +447,50 @@ impl Backprojector {
         if !scan.is_3d() && grid.dims[2] != 1 {
             return Err(invalid("grid", format!("a 2-D scan reconstructs one slice, not {}", grid.dims[2])));
         }
-        Ok(Self { scan: scan.clone(), grid: *grid })
+        let fov = match region {
+            Region::Everything => f64::INFINITY,
+            Region::FieldOfView => {
+                let n = scan.cols() as f64;
+                let edge = scan.u_of(-0.5).abs().min(scan.u_of(n - 0.5).abs());
+                match scan.beam() {
+                    Beam::Parallel => edge,
+                    Beam::Fan { sod, sdd, shape: DetectorShape::Equiangular } => {
+                        sod * (edge / sdd).min(PI / 2.0).sin()
+                    }
+                    Beam::Fan { sod, sdd, .. } | Beam::Cone { sod, sdd } => sod * (edge / sdd).atan().sin(),
+                }
+            }
+        };
+        Ok(Self { scan: scan.clone(), grid: *grid, fov })
+    }
+
+    /// The pixels `i` of the voxel row starting at offset `p` (mm from the isocentre, in the
+    /// axial plane) with step `ax` that lie inside the field of view, or `None`.
+    fn fov_range(&self, p: [f64; 2], ax: [f64; 3], nx: usize) -> Option<(usize, usize)> {
+        if !self.fov.is_finite() {
+            return Some((0, nx - 1));
+        }
+        // |p + i·a|² ≤ R²: a quadratic in i.
+        let (a, b, c) = (
+            ax[0] * ax[0] + ax[1] * ax[1],
+            2.0 * (p[0] * ax[0] + p[1] * ax[1]),
+            p[0] * p[0] + p[1] * p[1] - self.fov * self.fov,
+        );
+        if a <= 0.0 {
+            return if c <= 0.0 { Some((0, nx - 1)) } else { None };
+        }
+        let disc = b * b - 4.0 * a * c;
+        if disc < 0.0 {
+            return None;
+        }
+        let (r0, r1) = ((-b - disc.sqrt()) / (2.0 * a), (-b + disc.sqrt()) / (2.0 * a));
+        let lo = r0.ceil().max(0.0);
+        let hi = r1.floor().min((nx - 1) as f64);
+        if lo > hi {
+            None
+        } else {
+            Some((lo as usize, hi as usize))
+        }
     }
 
     /// Adds the batch's back-projection to `volume`, in parallel over blocks of slices (3-D)
@@ -438,14 +499,21 @@ impl Backprojector {
         let [nx, ny, nz] = self.grid.dims;
         let threads = rayon::current_num_threads().max(1);
         let (chunk, rows_per, slices_per) = if nz > 1 {
-            let kb = nz.div_ceil(4 * threads).clamp(1, 8);
+            // Slabs of up to 32 slices share each voxel column's detector column and weight.
+            let kb = nz.div_ceil(2 * threads).clamp(1, 32);
             (nx * ny * kb, ny, kb)
         } else {
             let jb = ny.div_ceil(8 * threads).max(1);
             (nx * jb, jb, 1)
         };
         volume.par_chunks_mut(chunk).enumerate().for_each_init(
-            || Scratch { params: Vec::new(), col: vec![0.0; nx], w: vec![0.0; nx], rs: vec![0.0; nx] },
+            || Scratch {
+                params: Vec::new(),
+                k: vec![0; nx],
+                fr: vec![0.0; nx],
+                w: vec![0.0; nx],
+                rs: vec![0.0; nx],
+            },
             |scratch, (c, block)| {
                 let (k0, j0) = if nz > 1 { (c * slices_per, 0) } else { (0, c * rows_per) };
                 self.block(batch, block, k0, j0, scratch);
@@ -457,7 +525,14 @@ impl Backprojector {
     /// in the pixel index, computed in 16.16 fixed point (integer steps, no float-to-int
     /// conversion per pixel; error below `nx·2⁻¹⁷` column), four views per pass so each
     /// pixel is loaded and stored once per four views.
-    fn parallel_row(&self, batch: &Batch, out: &mut [f32], py: [f64; 2], s: &mut Scratch) {
+    fn parallel_row(
+        &self,
+        batch: &Batch,
+        out: &mut [f32],
+        py: [f64; 2],
+        fov: (usize, usize),
+        s: &mut Scratch,
+    ) {
         const ONE: f64 = 65536.0;
         let nx = out.len();
         let nc = self.scan.cols();
@@ -475,6 +550,10 @@ impl Backprojector {
             let c0 = (a0 - u_off) / du + c_half;
             let dc = da / du;
             if let Some((lo, hi)) = linear_range(c0, dc, (nc - 1) as f64, nx) {
+                let (lo, hi) = (lo.max(fov.0), hi.min(fov.1));
+                if lo > hi {
+                    continue;
+                }
                 s.params.push(ViewLine {
                     c0: (c0 * ONE).round() as i64,
                     dc: (dc * ONE).round() as i64,
@@ -562,8 +641,9 @@ impl Backprojector {
         for jj in 0..rows_in_block {
             let j = j0 + jj;
             let py = [p00[0] + j as f64 * ay[0], p00[1] + j as f64 * ay[1]];
+            let Some((f0, f1)) = self.fov_range(py, ax, nx) else { continue };
             if flat_2d && matches!(beam, Beam::Parallel) {
-                self.parallel_row(batch, &mut block[jj * nx..][..nx], py, s);
+                self.parallel_row(batch, &mut block[jj * nx..][..nx], py, (f0, f1), s);
                 continue;
             }
             for (b, &view) in batch.views.iter().enumerate() {
@@ -579,7 +659,7 @@ impl Backprojector {
                     let line = &pairs[..nc];
                     match beam {
                         _ => {
-                            for (i, o) in out.iter_mut().enumerate() {
+                            for (i, o) in out.iter_mut().enumerate().take(f1 + 1).skip(f0) {
                                 let (col, w) = fan_col_weight(beam, a0 + i as f64 * da, b0 + i as f64 * db);
                                 let col = (col - u_off) / du + c_half;
                                 if !(0.0..=cmax).contains(&col) {
@@ -609,9 +689,13 @@ impl Backprojector {
                         }
                     };
                     let col = (u - u_off) / du + c_half;
-                    let ok = (0.0..=cmax).contains(&col) && w.is_finite();
-                    s.col[i] = if ok { col as f32 } else { -1.0 };
-                    s.w[i] = w as f32;
+                    let ok = (0.0..=cmax).contains(&col) && w.is_finite() && (f0..=f1).contains(&i);
+                    // Columns off the detector get weight 0 and a harmless index: the slice
+                    // loop below then runs without a branch.
+                    let kc = if ok { col.floor() } else { 0.0 };
+                    s.k[i] = kc as u32;
+                    s.fr[i] = if ok { (col - kc) as f32 } else { 0.0 };
+                    s.w[i] = if ok { w as f32 } else { 0.0 };
                     s.rs[i] = rs as f32;
                     any |= ok;
                 }
@@ -622,21 +706,18 @@ impl Backprojector {
                     let k = k0 + kk;
                     let zrel = (p00[2] + k as f64 * az_z) as f32;
                     let out = &mut block[(kk * rows_in_block + jj) * nx..][..nx];
-                    for i in 0..nx {
-                        let c = s.col[i];
-                        if c < 0.0 {
-                            continue;
-                        }
-                        let r = (s.rs[i] * zrel + r0).clamp(0.0, rmax);
-                        let k = (c as usize).min(nc - 1);
-                        let fr = c - k as f32;
-                        let rr = (r as usize).min(nr - 1);
+                    let cols = s.k.iter().zip(&s.fr).zip(&s.w).zip(&s.rs);
+                    for (o, (((&kc, &fr), &w), &rs)) in out.iter_mut().zip(cols) {
+                        // r ∈ [0, nr − 1] after the clamp, so the truncation is a floor.
+                        let r = (rs * zrel + r0).clamp(0.0, rmax);
+                        let rr = r as i32 as usize;
                         let fv = r - rr as f32;
-                        let rr1 = (rr + 1).min(nr - 1);
-                        let (p, q) = (pairs[rr * nc + k], pairs[rr1 * nc + k]);
+                        let at = rr * nc + kc as usize;
+                        let below = if rr + 1 < nr { at + nc } else { at };
+                        let (Some(p), Some(q)) = (pairs.get(at), pairs.get(below)) else { continue };
                         let top = p[0] + fr * p[1];
                         let bot = q[0] + fr * q[1];
-                        out[i] += s.w[i] * (top + fv * (bot - top));
+                        *o += w * (top + fv * (bot - top));
                     }
                 }
             }
@@ -698,7 +779,8 @@ struct ViewLine {
 
 struct Scratch {
     params: Vec<ViewLine>,
-    col: Vec<f32>,
+    k: Vec<u32>,
+    fr: Vec<f32>,
     w: Vec<f32>,
     rs: Vec<f32>,
 }

@@ -19,7 +19,7 @@ pub mod projector;
 pub mod simulate;
 
 pub use demo::{demo_reconstruction, DemoResult, Score};
-pub use fbp::{fbp, fdk, fdk_streamed, FbpOptions, Filter};
+pub use fbp::{fbp, fdk, fdk_streamed, FbpOptions, Filter, Region};
 pub use geometry::{Beam, BeamKind, DetectorShape, GeometrySpec, ScanGeometry, ViewFrame, VolumeGrid};
 pub use iterative::{
     cgls, no_callback, sart, sirt, tv, Callback, Constraint, IterationInfo, IterativeOptions, Start,

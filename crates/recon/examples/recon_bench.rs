@@ -150,9 +150,9 @@ fn stream(n: usize, views: usize) {
     let volume_mib = (rec.len() * 4) as f64 / (1 << 20) as f64;
     let proj_mib = (scan.sinogram_len() * 4) as f64 / (1 << 20) as f64;
     println!(
-        "{{\"stream_fdk_s\": {}, \"volume_mib\": {volume_mib}, \"projections_mib\": {proj_mib}, \"centre\": {}}}",
+        "{{\"stream_fdk_s\": {}, \"volume_mib\": {volume_mib}, \"projections_mib\": {proj_mib}, \"value_in_bright_ellipse\": {}}}",
         t.elapsed().as_secs_f64(),
-        rec.data()[rec.len() / 2]
+        rec.get(n / 2, n / 2 - n / 5, n / 2).copied().unwrap_or(f32::NAN)
     );
 }
 

@@ -512,7 +512,7 @@ fn made_up(kind: KindArg, views: usize, n: usize, s: f64, nz: usize) -> anyhow::
 
 /// The phantom (HU) as an image (2-D) or volume (cone).
 fn phantom_hu(which: PhantomArg, n: usize, three_d: bool, seed: u64) -> anyhow::Result<Volume<f32>> {
-    if n < 8 || n > 4096 {
+    if !(8..=4096).contains(&n) {
         bail!("invalid --size {n}: must be 8..=4096");
     }
     Ok(match which {

@@ -356,7 +356,7 @@ fn reconstruct(
 
 /// FDK with projections streamed from `read_view(view, buffer)`, which fills `buffer`
 /// (`detector_rows × detector_count`, columns fastest) with view `view`'s line integrals.
-/// Views are requested in order, [`FDK_BATCH`] at a time, so memory is the volume plus a
+/// Views are requested in order, 16 at a time, so memory is the volume plus a
 /// batch of projections.
 pub fn fdk_streamed(
     scan: &ScanGeometry,
@@ -573,8 +573,8 @@ impl Backprojector {
             q[0] + fr * q[1]
         }
         let single = |p: &ViewLine, out: &mut [f32], lo: usize, hi: usize| {
-            for i in lo..=hi {
-                out[i] += at(p, pairs, nc, top, i);
+            for (i, o) in out.iter_mut().enumerate().take(hi + 1).skip(lo) {
+                *o += at(p, pairs, nc, top, i);
             }
         };
         for group in s.params.chunks(4) {
@@ -657,20 +657,16 @@ impl Backprojector {
                 if flat_2d {
                     let out = &mut block[jj * nx..][..nx];
                     let line = &pairs[..nc];
-                    match beam {
-                        _ => {
-                            for (i, o) in out.iter_mut().enumerate().take(f1 + 1).skip(f0) {
-                                let (col, w) = fan_col_weight(beam, a0 + i as f64 * da, b0 + i as f64 * db);
-                                let col = (col - u_off) / du + c_half;
-                                if !(0.0..=cmax).contains(&col) {
-                                    continue;
-                                }
-                                let k = (col as usize).min(nc - 1);
-                                let fr = (col - k as f64) as f32;
-                                let p = line[k];
-                                *o += w as f32 * (p[0] + fr * p[1]);
-                            }
+                    for (i, o) in out.iter_mut().enumerate().take(f1 + 1).skip(f0) {
+                        let (col, w) = fan_col_weight(beam, a0 + i as f64 * da, b0 + i as f64 * db);
+                        let col = (col - u_off) / du + c_half;
+                        if !(0.0..=cmax).contains(&col) {
+                            continue;
                         }
+                        let k = (col as usize).min(nc - 1);
+                        let fr = (col - k as f64) as f32;
+                        let p = line[k];
+                        *o += w as f32 * (p[0] + fr * p[1]);
                     }
                     continue;
                 }

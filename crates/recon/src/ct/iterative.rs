@@ -406,7 +406,7 @@ fn gradient_adjoint(z: &[f32], dims: [usize; 3], ndim: usize, out: &mut [f32]) {
     out.par_chunks_mut(nx).enumerate().for_each(|(line, o)| {
         let base = line * nx;
         let (j, k) = (line % ny, line / ny);
-        for i in 0..nx {
+        for (i, o) in o.iter_mut().enumerate() {
             let idx = base + i;
             // (∇ᵀz)_i = z_{i−1} − z_i along each axis (the forward difference's transpose).
             // The last difference along each axis is identically 0, so its z never enters.
@@ -431,7 +431,7 @@ fn gradient_adjoint(z: &[f32], dims: [usize; 3], ndim: usize, out: &mut [f32]) {
                     v += zz[idx - plane];
                 }
             }
-            o[i] = v;
+            *o = v;
         }
     });
 }

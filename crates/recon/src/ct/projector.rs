@@ -471,8 +471,7 @@ impl Projector for JosephProjector {
                 let ([k0, k1], [r0, r1]) = self.detector_window(view, lo, hi);
                 for row in r0..r1 {
                     let line = &sinogram[(view + nv * row) * nc..(view + nv * row + 1) * nc];
-                    for k in k0..k1 {
-                        let y = line[k];
+                    for (k, &y) in line.iter().enumerate().take(k1).skip(k0) {
                         if y == 0.0 {
                             continue;
                         }

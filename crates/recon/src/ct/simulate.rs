@@ -109,7 +109,7 @@ pub fn simulate(
 /// Replaces line integrals by noisy ones for `i0` photons per ray (see the
 /// [module docs](self#noise)); `line` values per random stream.
 pub fn add_photon_noise(sinogram: &mut [f32], line: usize, i0: f64, seed: u64) -> Result<(), ReconError> {
-    if !(i0.is_finite() && i0 >= 1.0 && i0 <= 1e12) {
+    if !(1.0..=1e12).contains(&i0) {
         return Err(invalid("dose", format!("photons per ray must be 1..=1e12, got {i0}")));
     }
     let line = line.max(1);
@@ -129,7 +129,7 @@ pub fn add_photon_noise(sinogram: &mut [f32], line: usize, i0: f64, seed: u64) -
 /// A Poisson variate: multiplication of uniforms below mean 10, Hörmann's PTRS (transformed
 /// rejection with squeeze; Hörmann 1993, Insurance Math. Econom. 12:39) above.
 pub fn poisson<R: Rng>(rng: &mut R, mean: f64) -> f64 {
-    if !(mean > 0.0) {
+    if mean.is_nan() || mean <= 0.0 {
         return 0.0;
     }
     if mean < 10.0 {

@@ -453,11 +453,21 @@ fn gap_planar_rgb() {
 #[test]
 fn gap_twelve_bit_signed_is_sign_extended() {
     // FIELD-NOTES: dicom-rs does not sign-extend 12-bit signed data.
-    let (_d, p) = modified(&pyd("MR_small.dcm"), "signed12");
+    let (d, p) = modified(&pyd("MR_small.dcm"), "signed12");
     let v = read(&p).volume;
     assert_eq!(v.type_name(), "int16");
     let want: Vec<f64> = (-2048..2048).map(|x| x as f64).collect();
     assert_eq!(voxels(&v), want);
+    // The same through the series reader (which reads such files straight into the volume).
+    let series = hounsfield_io::dicom::scan(d.path()).unwrap();
+    let s = hounsfield_io::dicom::read_series(&series[0], &DicomReadOptions::default()).unwrap();
+    assert_eq!(s.volume, v);
+    // And MONOCHROME1 in a series: inverted within the stored range, as for one file.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(pdd("RG3_UNCR.dcm"), dir.path().join("cr.dcm")).unwrap();
+    let series = hounsfield_io::dicom::scan(dir.path()).unwrap();
+    let s = hounsfield_io::dicom::read_series(&series[0], &DicomReadOptions::default()).unwrap();
+    assert_eq!(s.volume, read(&pdd("RG3_UNCR.dcm")).volume);
 }
 
 #[test]

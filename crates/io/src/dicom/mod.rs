@@ -203,6 +203,20 @@ pub fn read_series(series: &SeriesInfo, options: &DicomReadOptions) -> Result<Di
     if series.files.is_empty() {
         return Err(DicomError::NoSeries { dir: PathBuf::new() });
     }
+    // Fast path: uncompressed 16-bit series are read from disk straight into the volume,
+    // after a header-only pass; anything else is read whole.
+    let heads: Vec<parse::Parsed> = series
+        .files
+        .par_iter()
+        .map(|p| parse::parse_path(p, parse::Depth::Header))
+        .collect::<Result<_, _>>()?;
+    if heads.iter().all(|p| matches!(&p.pixel, Some(parse::PixelLoc::Native { .. }))) {
+        let files: Vec<header::ImageFile> =
+            heads.into_iter().map(header::image_file).collect::<Result<_, _>>()?;
+        if let Some(v) = series::assemble_direct(&files, options)? {
+            return Ok(v);
+        }
+    }
     let files: Vec<header::ImageFile> = series
         .files
         .par_iter()

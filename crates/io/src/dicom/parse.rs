@@ -26,9 +26,9 @@ use super::DicomError;
 /// level, so an unbounded depth would overflow the stack).
 const MAX_DEPTH: usize = 32;
 
-/// Bytes read from the start of a file when only the header is needed; the whole file is
-/// read when the attributes before the pixel data do not fit.
-const HEADER_PREFIX: usize = 128 << 10;
+/// Bytes read from the start of a file when only the header is needed, in turn; the whole
+/// file is read when the attributes before the pixel data do not fit the last.
+const HEADER_PREFIXES: [usize; 2] = [16 << 10, 256 << 10];
 
 const EXPLICIT_VR_BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";
 pub(crate) const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
@@ -95,7 +95,8 @@ pub(crate) struct Parsed {
     pub encoding: Encoding,
     /// MediaStorageSOPClassUID (0002,0002), when the meta group has it.
     pub media_sop_class: Option<String>,
-    /// The pixel data, if the file has any (always `None` in header-only mode).
+    /// The pixel data, if the file has any. In header-only mode only native PixelData is
+    /// located (its bytes are not in `buf`).
     pub pixel: Option<PixelLoc>,
     /// The attributes before the pixel data.
     pub obj: InMemDicomObject,
@@ -116,15 +117,16 @@ pub(crate) fn parse_path(path: &Path, depth: Depth) -> Result<Parsed, DicomError
     if depth == Depth::Header {
         let mut file = std::fs::File::open(path).map_err(io_err)?;
         let len = file.metadata().map_err(io_err)?.len();
-        let mut prefix = Vec::with_capacity(HEADER_PREFIX.min(len as usize));
-        (&mut file).take(HEADER_PREFIX as u64).read_to_end(&mut prefix).map_err(io_err)?;
-        if prefix.len() as u64 >= len {
-            return parse_bytes(path.to_path_buf(), prefix, depth);
-        }
-        match parse_prefix(path, &prefix, len) {
-            Ok(Some(p)) => return Ok(p),
-            Ok(None) => {}
-            Err(e) => return Err(e),
+        let mut prefix = Vec::new();
+        for size in HEADER_PREFIXES {
+            prefix.reserve_exact(size.min(len as usize).saturating_sub(prefix.len()));
+            (&mut file).take((size - prefix.len()) as u64).read_to_end(&mut prefix).map_err(io_err)?;
+            if prefix.len() as u64 >= len {
+                return parse_bytes(path.to_path_buf(), prefix, depth);
+            }
+            if let Some(p) = parse_prefix(path, &prefix, len)? {
+                return Ok(p);
+            }
         }
     }
     let buf = std::fs::read(path).map_err(io_err)?;
@@ -154,7 +156,7 @@ fn parse_prefix(path: &Path, prefix: &[u8], file_len: u64) -> Result<Option<Pars
                 ts_uid,
                 encoding,
                 media_sop_class: meta.sop_class,
-                pixel: None,
+                pixel: top.pixel,
                 obj,
             }))
         }
@@ -484,6 +486,7 @@ impl Walker<'_> {
             if tag >= FLOAT_PIXEL_DATA && header_end.is_none() && tag.0 != 0xFFFE {
                 header_end = Some(pos);
                 if self.header_only {
+                    pixel = self.locate_native(pos);
                     break;
                 }
             }
@@ -526,6 +529,25 @@ impl Walker<'_> {
             }
         }
         Ok(Top { header_end: header_end.unwrap_or(pos), pixel })
+    }
+
+    /// Header-only mode: the location of native PixelData from `pos` on, found by reading
+    /// top-level element headers only (values are skipped, sequences not entered). `None`
+    /// for encapsulated data, or when a header lies beyond the bytes read.
+    fn locate_native(&self, mut pos: usize) -> Option<PixelLoc> {
+        while self.end.saturating_sub(pos) >= 8 {
+            let h = self.header(pos, self.end).ok()?;
+            let len = h.len?;
+            let vend = self.value_end(&h, len, self.end).ok()?;
+            if h.tag == PIXEL_DATA {
+                return Some(PixelLoc::Native { tag: h.tag, vr: h.vr, range: h.value..vend });
+            }
+            if h.tag > PIXEL_DATA {
+                return None;
+            }
+            pos = vend;
+        }
+        None
     }
 
     /// Walks a sequence's items from `pos`; returns the position after it.

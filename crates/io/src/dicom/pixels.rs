@@ -640,16 +640,6 @@ fn for_each_mono(s: &Samples, fmt: &PixelFormat, mut f: impl FnMut(i64)) {
     }
 }
 
-/// Smallest and largest stored value of a one-sample integer frame (after inversion).
-pub(crate) fn stored_range(s: &Samples, fmt: &PixelFormat) -> (i64, i64) {
-    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    for_each_mono(s, fmt, |v| {
-        lo = lo.min(v);
-        hi = hi.max(v);
-    });
-    (lo, hi)
-}
-
 /// The range stored values can take by their declared bit depth.
 pub(crate) fn declared_range(fmt: &PixelFormat) -> (i64, i64) {
     let bs = fmt.bits_stored.clamp(1, 32) as u32;
@@ -660,31 +650,98 @@ pub(crate) fn declared_range(fmt: &PixelFormat) -> (i64, i64) {
     }
 }
 
-/// Writes the frame as `i16` with an integral rescale; the caller has checked the range.
-pub(crate) fn fill_i16(s: &Samples, fmt: &PixelFormat, m: Mapping, out: &mut [i16]) {
+/// Whether 16-bit samples are used whole (no masking, shifting or inversion), so that the
+/// tight loops below apply.
+fn whole_16(fmt: &PixelFormat, m: &Mapping) -> Option<i32> {
+    let st = Stored::new(fmt, false);
+    let b = m.intercept as i64;
+    (fmt.bits_allocated == 16
+        && fmt.bits_stored == 16
+        && st.shift == 0
+        && st.invert.is_none()
+        && m.lut.is_none()
+        && m.slope == 1.0
+        && b.abs() < 1 << 30)
+        .then_some(b as i32)
+}
+
+/// Writes the frame as `i16`: `slope · v + intercept` (integral) or the modality LUT.
+/// Returns the smallest and largest exact output value: when they fall outside `i16` the
+/// caller must convert to `f32` instead.
+pub(crate) fn fill_i16(s: &Samples, fmt: &PixelFormat, m: Mapping, out: &mut [i16]) -> (i64, i64) {
+    if let (Some(b), true, false) = (whole_16(fmt, &m), s.little_endian, s.swap_pairs) {
+        let (mut lo, mut hi) = (i32::MAX, i32::MIN);
+        let pairs = out.iter_mut().zip(s.bytes.chunks_exact(2));
+        if fmt.signed {
+            for (o, c) in pairs {
+                let v = i16::from_le_bytes([c[0], c[1]]) as i32 + b;
+                lo = lo.min(v);
+                hi = hi.max(v);
+                *o = v as i16;
+            }
+        } else {
+            for (o, c) in pairs {
+                let v = u16::from_le_bytes([c[0], c[1]]) as i32 + b;
+                lo = lo.min(v);
+                hi = hi.max(v);
+                *o = v as i16;
+            }
+        }
+        return (lo as i64, hi as i64);
+    }
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     let mut it = out.iter_mut();
-    if let Some(lut) = m.lut {
-        for_each_mono(s, fmt, |v| {
-            if let Some(o) = it.next() {
-                *o = lut.get(v) as i16;
-            }
-        });
-        return;
-    }
     let (a, b) = (m.slope as i64, m.intercept as i64);
-    if a == 1 {
-        for_each_mono(s, fmt, |v| {
-            if let Some(o) = it.next() {
-                *o = (v + b) as i16;
+    for_each_mono(s, fmt, |v| {
+        let x = match m.lut {
+            Some(lut) => lut.get(v) as i64,
+            None => v.saturating_mul(a).saturating_add(b),
+        };
+        lo = lo.min(x);
+        hi = hi.max(x);
+        if let Some(o) = it.next() {
+            *o = x as i16;
+        }
+    });
+    (lo, hi)
+}
+
+/// Converts a frame read straight into the output (native little-endian 16-bit samples)
+/// in place, as [`fill_i16`] would; returns the output range.
+pub(crate) fn rescale_in_place(fmt: &PixelFormat, m: Mapping, out: &mut [i16]) -> (i64, i64) {
+    if let Some(b) = whole_16(fmt, &m) {
+        let (mut lo, mut hi) = (i32::MAX, i32::MIN);
+        if fmt.signed {
+            for o in out.iter_mut() {
+                let v = i16::from_le(*o) as i32 + b;
+                lo = lo.min(v);
+                hi = hi.max(v);
+                *o = v as i16;
             }
-        });
-    } else {
-        for_each_mono(s, fmt, |v| {
-            if let Some(o) = it.next() {
-                *o = (v * a + b) as i16;
+        } else {
+            for o in out.iter_mut() {
+                let v = u16::from_le(*o as u16) as i32 + b;
+                lo = lo.min(v);
+                hi = hi.max(v);
+                *o = v as i16;
             }
-        });
+        }
+        return (lo as i64, hi as i64);
     }
+    let st = Stored::new(fmt, false);
+    let (a, b) = (m.slope as i64, m.intercept as i64);
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for o in out.iter_mut() {
+        let v = st.get(u16::from_le(*o as u16) as u32);
+        let x = match m.lut {
+            Some(lut) => lut.get(v) as i64,
+            None => v.saturating_mul(a).saturating_add(b),
+        };
+        lo = lo.min(x);
+        hi = hi.max(x);
+        *o = x as i16;
+    }
+    (lo, hi)
 }
 
 /// Writes the frame as `f32`: rescaled or LUT-mapped values, float data as is, colour as

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use hounsfield_core::{checked_voxels, AnyVolume, Geometry, Volume};
+use hounsfield_core::{checked_voxels, Geometry, Volume};
 use rayon::prelude::*;
 
 use super::header::{normal, ImageFile, Plane};
@@ -32,8 +32,26 @@ struct Slice<'a> {
     plane: &'a Plane,
 }
 
-/// Builds the volume from `files` (one series, or one file).
+/// Where every frame goes: the checked, sorted slices and the output grid.
+pub(crate) struct Plan<'a> {
+    slices: Vec<Slice<'a>>,
+    geometry: Geometry,
+    /// Slices in the files (sorted) and in the output grid.
+    nz_in: usize,
+    nz: usize,
+    resample: bool,
+    tilted: bool,
+    modality: String,
+}
+
+/// Builds the volume from `files` (one series, or one file), with their pixel data loaded.
 pub(crate) fn assemble(files: &[ImageFile], options: &DicomReadOptions) -> Result<DicomVolume, DicomError> {
+    let plan = plan(files, options)?;
+    render(files, &plan)
+}
+
+/// Checks that the frames of `files` form a grid and plans the volume.
+pub(crate) fn plan<'a>(files: &'a [ImageFile], options: &DicomReadOptions) -> Result<Plan<'a>, DicomError> {
     let first = files.first().ok_or_else(|| DicomError::NoSeries { dir: PathBuf::new() })?;
     for f in files {
         pixels::check(f)?;
@@ -57,7 +75,6 @@ pub(crate) fn assemble(files: &[ImageFile], options: &DicomReadOptions) -> Resul
             slices.push(Slice { file: fi, frame: k, plane });
         }
     }
-    let (nx, ny) = (first.fmt.cols, first.fmt.rows);
     let label = first.parsed.label.clone();
 
     // In-plane geometry from the first frame; every other frame must agree.
@@ -195,10 +212,19 @@ pub(crate) fn assemble(files: &[ImageFile], options: &DicomReadOptions) -> Resul
         direction: [[r[0], c[0], n[0]], [r[1], c[1], n[1]], [r[2], c[2], n[2]]],
     };
     geometry.validate()?;
+    Ok(Plan { slices, geometry, nz_in, nz, resample, tilted, modality: first.modality.clone() })
+}
 
+/// Converts every frame into the planned volume: `int16` when the rescale is integral and
+/// the values fit (decided from the declared bit depth, or by converting and checking),
+/// else `float32`.
+fn render(files: &[ImageFile], plan: &Plan) -> Result<DicomVolume, DicomError> {
+    let slices = &plan.slices;
+    let first = &files[slices[0].file];
+    let (nx, ny, nz_in) = (first.fmt.cols, first.fmt.rows, plan.nz_in);
     // Decode every frame (native frames are borrowed, compressed ones decoded in parallel).
     let mut decoded_bytes = 0u128;
-    for s in &slices {
+    for s in slices {
         if matches!(files[s.file].parsed.pixel, Some(super::parse::PixelLoc::Encapsulated { .. })) {
             decoded_bytes += files[s.file].fmt.frame_bits().div_ceil(8);
         }
@@ -206,91 +232,138 @@ pub(crate) fn assemble(files: &[ImageFile], options: &DicomReadOptions) -> Resul
     hounsfield_core::check_alloc(decoded_bytes, 1)?;
     let samples: Vec<Samples> =
         slices.par_iter().map(|s| pixels::frame(&files[s.file], s.frame)).collect::<Result<_, _>>()?;
-
     let mapping = |s: &Slice| Mapping {
         slope: s.plane.rescale.slope,
         intercept: s.plane.rescale.intercept,
         lut: files[s.file].modality_lut.as_ref(),
     };
-    let as_i16 = !resample && fits_i16(files, &slices, &samples)?;
-    let modality = first.modality.clone();
     let plane = nx * ny;
-    let volume: AnyVolume = if as_i16 {
-        let mut data = vec![0i16; checked_voxels([nx, ny, nz_in], 2)?];
-        data.par_chunks_mut(plane).zip(&slices).zip(&samples).for_each(|((out, s), smp)| {
-            pixels::fill_i16(smp, &files[s.file].fmt, mapping(s), out);
-        });
-        Volume::from_vec([nx, ny, nz_in], geometry, data)?.into()
-    } else {
-        let mut data = vec![0f32; checked_voxels([nx, ny, nz_in], 4)?];
-        data.par_chunks_mut(plane).zip(&slices).zip(&samples).for_each(|((out, s), smp)| {
-            pixels::fill_f32(smp, &files[s.file].fmt, mapping(s), out);
-        });
-        drop(samples);
-        if resample {
-            let positions: Vec<[f64; 3]> = slices.iter().map(pos).collect();
-            let data = resample_slices(&data, [nx, ny], &positions, &geometry, nz, tilted)?;
-            Volume::from_vec([nx, ny, nz], geometry, data)?.into()
-        } else {
-            Volume::from_vec([nx, ny, nz_in], geometry, data)?.into()
+    if !plan.resample {
+        if let Some(sure) = int16_candidate(files, slices) {
+            let mut data = vec![0i16; checked_voxels([nx, ny, nz_in], 2)?];
+            let fits = data
+                .par_chunks_mut(plane)
+                .zip(slices)
+                .zip(&samples)
+                .map(|((out, s), smp)| in_i16(pixels::fill_i16(smp, &files[s.file].fmt, mapping(s), out)))
+                .reduce(|| true, |a, b| a && b);
+            if sure || fits {
+                let volume = Volume::from_vec([nx, ny, nz_in], plan.geometry, data)?.into();
+                return Ok(DicomVolume { volume, modality: plan.modality.clone() });
+            }
         }
+    }
+    let mut data = vec![0f32; checked_voxels([nx, ny, nz_in], 4)?];
+    data.par_chunks_mut(plane).zip(slices).zip(&samples).for_each(|((out, s), smp)| {
+        pixels::fill_f32(smp, &files[s.file].fmt, mapping(s), out);
+    });
+    drop(samples);
+    let volume = if plan.resample {
+        let positions: Vec<[f64; 3]> = slices.iter().map(pos).collect();
+        let data = resample_slices(&data, [nx, ny], &positions, &plan.geometry, plan.nz, plan.tilted)?;
+        Volume::from_vec([nx, ny, plan.nz], plan.geometry, data)?.into()
+    } else {
+        Volume::from_vec([nx, ny, nz_in], plan.geometry, data)?.into()
     };
-    Ok(DicomVolume { volume, modality })
+    Ok(DicomVolume { volume, modality: plan.modality.clone() })
+}
+
+/// Reads a series of single-frame, native, little-endian 16-bit files straight into the
+/// output volume: each frame's bytes are read from disk into its slice of the `int16`
+/// volume and rescaled in place, with no intermediate buffer. `files` come from a
+/// header-only parse. `None` when the series does not qualify or its values do not fit
+/// `int16` (the caller then reads it the general way).
+pub(crate) fn assemble_direct(
+    files: &[ImageFile],
+    options: &DicomReadOptions,
+) -> Result<Option<DicomVolume>, DicomError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let native_le = |f: &ImageFile| {
+        let ts = f.parsed.ts_uid.as_str();
+        (ts == "1.2.840.10008.1.2" || ts == "1.2.840.10008.1.2.1")
+            && f.parsed.encoding.little_endian
+            && f.fmt.frames == 1
+            && f.fmt.samples == 1
+            && f.fmt.bits_allocated == 16
+            && !f.fmt.float
+            && matches!(
+                f.fmt.photometric,
+                super::header::Photometric::Monochrome1 | super::header::Photometric::Monochrome2
+            )
+            && matches!(&f.parsed.pixel, Some(super::parse::PixelLoc::Native { tag, .. }) if *tag == super::parse::PIXEL_DATA)
+    };
+    if !files.iter().all(native_le) {
+        return Ok(None);
+    }
+    let plan = plan(files, options)?;
+    if plan.resample {
+        return Ok(None);
+    }
+    let Some(sure) = int16_candidate(files, &plan.slices) else { return Ok(None) };
+    let first = &files[plan.slices[0].file];
+    let (nx, ny) = (first.fmt.cols, first.fmt.rows);
+    let mut data = vec![0i16; checked_voxels([nx, ny, plan.nz_in], 2)?];
+    let fits = data
+        .par_chunks_mut(nx * ny)
+        .zip(&plan.slices)
+        .map(|(out, s)| -> Result<bool, DicomError> {
+            let f = &files[s.file];
+            let Some(super::parse::PixelLoc::Native { range, .. }) = &f.parsed.pixel else {
+                return Ok(false);
+            };
+            let path = &f.parsed.label;
+            let io = |source| DicomError::ReadFile { path: path.clone(), source };
+            let mut file = std::fs::File::open(path).map_err(io)?;
+            file.seek(SeekFrom::Start(range.start as u64)).map_err(io)?;
+            file.read_exact(bytemuck::cast_slice_mut(out)).map_err(io)?;
+            let m = Mapping {
+                slope: s.plane.rescale.slope,
+                intercept: s.plane.rescale.intercept,
+                lut: f.modality_lut.as_ref(),
+            };
+            Ok(in_i16(pixels::rescale_in_place(&f.fmt, m, out)))
+        })
+        .try_reduce(|| true, |a, b| Ok(a && b))?;
+    if !(sure || fits) {
+        return Ok(None);
+    }
+    let volume = Volume::from_vec([nx, ny, plan.nz_in], plan.geometry, data)?.into();
+    Ok(Some(DicomVolume { volume, modality: plan.modality }))
+}
+
+fn in_i16((lo, hi): (i64, i64)) -> bool {
+    lo >= i16::MIN as i64 && hi <= i16::MAX as i64
 }
 
 fn pos(s: &Slice) -> [f64; 3] {
     s.plane.position.unwrap_or([0.0; 3])
 }
 
-/// Whether every frame's output fits `i16` exactly: integer data, integral slope and
-/// intercept (or a modality LUT) and a rescaled range inside −32768..=32767. The declared
-/// bit depth decides when it can; otherwise the stored values are scanned.
-fn fits_i16(files: &[ImageFile], slices: &[Slice], samples: &[Samples]) -> Result<bool, DicomError> {
+/// Whether the volume can be `int16`: integer data, integral slope and intercept (or a
+/// modality LUT). `Some(true)` when the declared bit depth guarantees that every value
+/// fits, `Some(false)` when only converting can tell, `None` when it must be `float32`.
+fn int16_candidate(files: &[ImageFile], slices: &[Slice]) -> Option<bool> {
     let integral = |x: f64| x.fract() == 0.0 && x.abs() < 1e9;
-    let in_i16 = |lo: f64, hi: f64| lo >= i16::MIN as f64 && hi <= i16::MAX as f64;
-    let map = |s: &Slice, lo: i64, hi: i64| -> (f64, f64) {
-        let f = &files[s.file];
-        if let Some(lut) = &f.modality_lut {
-            let (mut a, mut b) = (u16::MAX, 0u16);
-            for v in lo.max(lut.first)..=hi.min(lut.first + lut.data.len() as i64 - 1) {
-                let x = lut.get(v);
-                a = a.min(x);
-                b = b.max(x);
-            }
-            if lo < lut.first || hi >= lut.first + lut.data.len() as i64 || a > b {
-                a = a.min(lut.data[0]).min(*lut.data.last().unwrap_or(&0));
-                b = b.max(lut.data[0]).max(*lut.data.last().unwrap_or(&0));
-            }
-            return (a as f64, b as f64);
-        }
-        let (m, q) = (s.plane.rescale.slope, s.plane.rescale.intercept);
-        let (x, y) = (lo as f64 * m + q, hi as f64 * m + q);
-        (x.min(y), x.max(y))
-    };
-    let mut need_scan = false;
+    let mut sure = true;
     for s in slices {
         let f = &files[s.file];
         if f.fmt.float || f.fmt.is_colour() {
-            return Ok(false);
-        }
-        if f.modality_lut.is_none()
-            && !(integral(s.plane.rescale.slope) && integral(s.plane.rescale.intercept))
-        {
-            return Ok(false);
+            return None;
         }
         let (lo, hi) = pixels::declared_range(&f.fmt);
-        let (a, b) = map(s, lo, hi);
-        need_scan |= !in_i16(a, b);
+        match &f.modality_lut {
+            Some(lut) => sure &= lut.data.iter().all(|&v| v <= i16::MAX as u16),
+            None => {
+                let (m, q) = (s.plane.rescale.slope, s.plane.rescale.intercept);
+                if !(integral(m) && integral(q)) {
+                    return None;
+                }
+                let (x, y) = (lo as f64 * m + q, hi as f64 * m + q);
+                sure &= x.min(y) >= i16::MIN as f64 && x.max(y) <= i16::MAX as f64;
+            }
+        }
     }
-    if !need_scan {
-        return Ok(true);
-    }
-    let ok = slices.par_iter().zip(samples).all(|(s, smp)| {
-        let (lo, hi) = pixels::stored_range(smp, &files[s.file].fmt);
-        let (a, b) = map(s, lo, hi);
-        in_i16(a, b)
-    });
-    Ok(ok)
+    Some(sure)
 }
 
 /// Resamples slices at arbitrary `positions` (sorted along the normal) onto the regular

@@ -588,15 +588,22 @@ impl Backprojector {
                         &pairs[p2.b * nc..][..nc],
                         &pairs[p3.b * nc..][..nc],
                     );
-                    let one = |p: &ViewLine, l: &[[f32; 2]], i: usize| {
-                        let c = (p.c0 + i as i64 * p.dc).clamp(0, top);
-                        let k = ((c >> 16) as usize).min(nc - 1);
+                    // No clamp: a coordinate rounded just off the detector (or negative,
+                    // which wraps to a huge index) reads 0 through `get`.
+                    let one = |c: i64, l: &[[f32; 2]]| {
                         let fr = (c & 0xFFFF) as f32 * (1.0 / 65536.0);
-                        let q = l[k];
+                        let q = l.get((c >> 16) as usize).copied().unwrap_or_default();
                         q[0] + fr * q[1]
                     };
-                    for (i, o) in out.iter_mut().enumerate().take(hi + 1).skip(lo) {
-                        *o += (one(p0, l0, i) + one(p1, l1, i)) + (one(p2, l2, i) + one(p3, l3, i));
+                    // Running coordinates: one integer add per view and pixel.
+                    let at = |p: &ViewLine| p.c0 + lo as i64 * p.dc;
+                    let (mut c0, mut c1, mut c2, mut c3) = (at(p0), at(p1), at(p2), at(p3));
+                    for o in out.iter_mut().take(hi + 1).skip(lo) {
+                        *o += (one(c0, l0) + one(c1, l1)) + (one(c2, l2) + one(c3, l3));
+                        c0 += p0.dc;
+                        c1 += p1.dc;
+                        c2 += p2.dc;
+                        c3 += p3.dc;
                     }
                     for p in group {
                         if p.lo < lo {

@@ -3,6 +3,7 @@
 
 mod common;
 mod dicom;
+mod dicom_fuzz;
 mod dicom_series;
 mod dicom_write;
 mod metaimage;

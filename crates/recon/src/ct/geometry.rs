@@ -802,6 +802,20 @@ detector_spacing_mm = 1.0
     }
 
     #[test]
+    fn sinograms_must_match_the_geometry() {
+        let g = ScanGeometry::from_toml_str(MINIMAL).unwrap();
+        assert!(g.check_sinogram_dims([256, 180, 1]).is_ok());
+        // Transposed (views × columns) or a cone's stack: a typed error naming both shapes.
+        match g.check_sinogram_dims([180, 256, 1]) {
+            Err(ReconError::SinogramShape { dims, expected }) => {
+                assert_eq!((dims, expected), ([180, 256, 1], [256, 180, 1]))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(g.sinogram_volume(vec![0.0; 10]).is_err());
+    }
+
+    #[test]
     fn fan_ray_is_the_parallel_ray_at_beta_plus_gamma() {
         let g = ScanGeometry::fan(8, 360.0, 64, 2.0, 500.0, 1000.0, DetectorShape::Equiangular).unwrap();
         let f = g.frame(3);

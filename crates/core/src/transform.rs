@@ -89,8 +89,10 @@ impl AffineTransform {
         Self { matrix, translation, center: [0.0; 3] }
     }
 
-    /// Rotation about `center` by Euler angles (radians) about x, then y, then z (ITK
-    /// `Euler3DTransform` default order: `R = Rz · Ry · Rx`), followed by `translation`.
+    /// Rotation about `center` by Euler angles (radians) in ITK `Euler3DTransform`'s default
+    /// order (`ComputeZYX` off): `R = Rz · Rx · Ry`, i.e. about y first, then x, then z;
+    /// followed by `translation`. Parameters map one-to-one to ITK/SimpleITK/elastix Euler
+    /// transforms.
     pub fn rigid_euler(angles: Vec3, translation: Vec3, center: Vec3) -> Self {
         let (sx, cx) = angles[0].sin_cos();
         let (sy, cy) = angles[1].sin_cos();
@@ -98,7 +100,7 @@ impl AffineTransform {
         let rx = [[1.0, 0.0, 0.0], [0.0, cx, -sx], [0.0, sx, cx]];
         let ry = [[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]];
         let rz = [[cz, -sz, 0.0], [sz, cz, 0.0], [0.0, 0.0, 1.0]];
-        let m = linalg::mat_mul(&rz, &linalg::mat_mul(&ry, &rx));
+        let m = linalg::mat_mul(&rz, &linalg::mat_mul(&rx, &ry));
         Self { matrix: m, translation, center }
     }
 
@@ -175,6 +177,17 @@ mod tests {
         // 90° about z maps +x to +y.
         let rz = AffineTransform::rigid_euler([0.0, 0.0, std::f64::consts::FRAC_PI_2], [0.0; 3], [0.0; 3]);
         assert!(close(rz.transform_point([1.0, 0.0, 0.0]), [0.0, 1.0, 0.0], 1e-12));
+    }
+
+    #[test]
+    fn euler_order_is_itk_default() {
+        // ITK Euler3DTransform with ComputeZYX off: R = Rz·Rx·Ry. Rotating (0,0,1) by 90° about y
+        // gives (1,0,0); then 90° about x leaves it; the order is visible with y then x:
+        // Ry(90°)·(0,1,0) = (0,1,0), Rx(90°)·(0,1,0) = (0,0,1).
+        let h = std::f64::consts::FRAC_PI_2;
+        let t = AffineTransform::rigid_euler([h, h, 0.0], [0.0; 3], [0.0; 3]);
+        assert!(close(t.transform_point([0.0, 1.0, 0.0]), [0.0, 0.0, 1.0], 1e-12));
+        // With Rz·Ry·Rx it would be Ry(Rx(0,1,0)) = Ry(0,0,1) = (1,0,0).
     }
 
     #[test]

@@ -88,8 +88,9 @@ impl Aabb {
     }
 }
 
-/// A rotation from Euler angles (radians) about x, then y, then z: `R = Rz · Ry · Rx`, the
-/// order of ITK's `Euler3DTransform` (and [`hounsfield_core::AffineTransform::rigid_euler`]).
+/// A rotation from Euler angles (radians) about x, then y, then z: `R = Rz · Ry · Rx` (ITK's
+/// `Euler3DTransform` with `ComputeZYX` on; note [`hounsfield_core::AffineTransform::rigid_euler`]
+/// follows ITK's default order instead).
 pub fn rotation(angles: Vec3) -> Mat3 {
     let (sx, cx) = angles[0].sin_cos();
     let (sy, cy) = angles[1].sin_cos();

@@ -336,6 +336,16 @@ elif what.startswith('nometa'):
     ds.file_meta = FileMetaDataset()
     ds.preamble = None
     pydicom.dcmwrite(out, ds, implicit_vr=(enc == 'implicit'), little_endian=(enc != 'big'))
+elif what == 'nm_detector':
+    from pydicom.dataset import Dataset
+    ds.Modality = 'NM'
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = '1.2.840.10008.5.1.4.1.1.20'
+    det = Dataset()
+    det.ImagePositionPatient = [1.5, -2.0, 30.0]
+    det.ImageOrientationPatient = [1, 0, 0, 0, 0, -1]
+    ds.DetectorInformationSequence = [det]
+    ds.SpacingBetweenSlices = 4.0
+    ds.save_as(out)
 elif what == 'signed12':
     v = np.arange(-2048, 2048, dtype=np.int16)
     # 12-bit two's complement with junk (an old overlay plane) in the top 4 bits.
@@ -478,4 +488,20 @@ fn gap_twelve_bit_lossy_jpeg_is_refused_by_name() {
         assert!(matches!(e, DicomError::UnsupportedPixels { .. }), "{e}");
         assert!(e.to_string().contains("12-bit lossy JPEG") && e.to_string().contains("dcmdjpeg"), "{e}");
     }
+}
+
+#[test]
+fn nm_multiframe_positions_come_from_the_detector_information() {
+    // PS3.3 C.8.4.10: a reconstructed NM tomogram keeps position and orientation in the
+    // Detector Information Sequence; frames are SpacingBetweenSlices apart along the normal.
+    let (_d, p) = modified(&pdd("emri_small.dcm"), "nm_detector");
+    let v = read(&p);
+    assert_eq!(v.modality, "NM");
+    let g = v.volume.geometry();
+    assert_eq!(g.origin, [1.5, -2.0, 30.0]);
+    // Coronal: rows along +x, columns along −z, normal (1,0,0) × (0,0,−1) = (0,1,0).
+    assert_eq!(g.direction, [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]);
+    assert_eq!(g.spacing[2], 4.0);
+    // Frames stay in file order (positions increase along the normal).
+    assert_eq!(voxels(&v.volume), voxels(&read(&pdd("emri_small.dcm")).volume));
 }

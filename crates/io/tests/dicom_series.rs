@@ -61,6 +61,8 @@ for k in range(n):
     if variant == 'mixed_size' and k == 1:
         arr = arr[:-2]
         ds.Rows = rows - 2
+    if variant == 'mixed_spacing' and k == 1:
+        ds.PixelSpacing = [sy * 1.1, sx * 1.1]
     if variant == 'mixed_orientation' and k == 1:
         ds.ImageOrientationPatient = [float(v) for v in np.concatenate([c, -r])]
     ds.PixelRepresentation = 1
@@ -361,7 +363,7 @@ fn duplicate_positions_are_refused() {
 }
 
 #[test]
-fn mixed_sizes_and_orientations_are_refused() {
+fn mixed_sizes_orientations_and_spacings_are_refused() {
     let dir = build("mixed_size", 4);
     let e = read_dir(dir.path(), &DicomReadOptions::default()).unwrap_err();
     assert!(matches!(e, DicomError::MixedSize { .. }), "{e}");
@@ -369,6 +371,9 @@ fn mixed_sizes_and_orientations_are_refused() {
     let dir = build("mixed_orientation", 4);
     let e = read_dir(dir.path(), &DicomReadOptions::default()).unwrap_err();
     assert!(matches!(e, DicomError::MixedOrientation { .. }), "{e}");
+    let dir = build("mixed_spacing", 4);
+    let e = read_dir(dir.path(), &DicomReadOptions::default()).unwrap_err();
+    assert!(matches!(e, DicomError::MixedPixelSpacing { .. }), "{e}");
 }
 
 fn copy(from: &Path, to: &Path) {

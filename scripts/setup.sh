@@ -11,7 +11,7 @@ mkdir -p "$cache"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------
-debs=(insighttoolkit5-examples dcmtk unzip cmake chromium)
+debs=(insighttoolkit5-examples dcmtk unzip cmake chromium bart)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

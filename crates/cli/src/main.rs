@@ -42,6 +42,28 @@ enum Command {
     Project(cmd::ct::ProjectArgs),
     /// Digitally reconstructed radiograph (X-ray) of a CT volume.
     Drr(cmd::ct::DrrArgs),
+    /// Sampling masks and trajectories for MRI (random 1-D, equispaced, Poisson disc, radial).
+    Mask(cmd::mri::MaskArgs),
+    /// Register a moving image to a fixed image (rigid, affine, B-spline, SyN).
+    Register(cmd::register::RegisterArgs),
+    /// Apply or convert transforms.
+    #[command(subcommand)]
+    Transform(TransformCmd),
+    /// Evaluate results against ground truth.
+    #[command(subcommand)]
+    Eval(EvalCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum TransformCmd {
+    /// Resample an image (or label map) through a transform onto a reference grid.
+    Apply(cmd::register::TransformApplyArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum EvalCmd {
+    /// Target registration error on landmarks, Jacobian and folding of a transform.
+    Registration(cmd::register::EvalRegistrationArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -50,6 +72,8 @@ enum ReconCmd {
     Ct(cmd::ct::ReconCtArgs),
     /// PET: MLEM, OSEM with attenuation correction.
     Pet(cmd::ct::ReconPetArgs),
+    /// MRI: zero-filled, SENSE, GRAPPA, compressed sensing (wavelet, TV), radial NUFFT.
+    Mri(cmd::mri::ReconMriArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -58,6 +82,8 @@ enum SimulateCmd {
     Ct(cmd::ct::SimulateCtArgs),
     /// PET emission sinogram of an activity map, with Poisson noise.
     Pet(cmd::ct::SimulatePetArgs),
+    /// Multi-coil MR k-space of a phantom, undersampled, with noise.
+    Mri(cmd::mri::SimulateMriArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -74,6 +100,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(SimulateCmd::Pet(a)) => cmd::ct::simulate_pet(a, &cli.global),
         Command::Project(a) => cmd::ct::project(a, &cli.global),
         Command::Drr(a) => cmd::ct::drr(a, &cli.global),
+        Command::Recon(ReconCmd::Mri(a)) => cmd::mri::recon_mri(a, &cli.global),
+        Command::Simulate(SimulateCmd::Mri(a)) => cmd::mri::simulate_mri(a, &cli.global),
+        Command::Mask(a) => cmd::mri::mask(a, &cli.global),
+        Command::Register(a) => cmd::register::register(a, &cli.global),
+        Command::Transform(TransformCmd::Apply(a)) => cmd::register::transform_apply(a, &cli.global),
+        Command::Eval(EvalCmd::Registration(a)) => cmd::register::eval_registration(a, &cli.global),
     }
 }
 

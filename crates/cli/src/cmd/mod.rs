@@ -3,7 +3,9 @@
 pub mod convert;
 pub mod ct;
 pub mod info;
+pub mod mri;
 pub mod phantom;
+pub mod register;
 pub mod run;
 pub mod slice;
 

@@ -1,0 +1,1 @@
+//! Registration: transforms, similarity metrics, optimizers, rigid/affine, B-spline, diffeomorphic, learned.

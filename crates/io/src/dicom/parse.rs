@@ -148,6 +148,9 @@ fn parse_prefix(path: &Path, prefix: &[u8], file_len: u64) -> Result<Option<Pars
     match walker.top(ds_start) {
         Err(WalkError::NeedMore) => Ok(None),
         Err(WalkError::Bad { offset, reason }) => Err(DicomError::Malformed { offset, reason, path: label }),
+        // The walk can end past the prefix (after skipping a long value near the end of the
+        // file): then read the whole file.
+        Ok(top) if top.header_end > prefix.len() => Ok(None),
         Ok(top) => {
             let obj = parse_header(&label, &prefix[ds_start..top.header_end], encoding)?;
             Ok(Some(Parsed {
@@ -701,6 +704,21 @@ mod tests {
             Some(PixelLoc::Native { range, .. }) => assert_eq!(&p.buf[range], &[1, 0, 2, 0]),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn header_prefix_ending_inside_a_long_final_value_falls_back_to_the_whole_file() {
+        // A 40 KB OB value that ends 4 bytes before the end of the file, no pixel data:
+        // the 16 KiB prefix walk skips past its own end.
+        let mut ds = explicit_le((0x0008, 0x0060), b"CS", b"OT");
+        ds.extend_from_slice(&explicit_le((0x0009, 0x0010), b"OB", &vec![7u8; 40_000]));
+        ds.extend_from_slice(&[1, 2, 3, 4]);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.dcm");
+        std::fs::write(&p, file(&ds)).unwrap();
+        let parsed = parse_path(&p, Depth::Header).unwrap();
+        assert!(parsed.pixel.is_none());
+        assert!(parsed.obj.get(Tag(0x0009, 0x0010)).is_some());
     }
 
     #[test]

@@ -248,7 +248,8 @@ pub fn select_series<'a>(
 }
 
 /// Fuzzing entry point: splits `data` at each `FUZZSPLIT` marker into up to four in-memory
-/// files and reads them as one series. Never panics on any input.
+/// files, parses each header-only (whole and from a prefix, as [`scan`] does) and reads them
+/// as one series. Never panics on any input.
 #[doc(hidden)]
 pub fn fuzz_read_series_from_bytes(data: &[u8]) -> Result<DicomVolume, DicomError> {
     const MARK: &[u8] = b"FUZZSPLIT";
@@ -264,6 +265,12 @@ pub fn fuzz_read_series_from_bytes(data: &[u8]) -> Result<DicomVolume, DicomErro
         }
     }
     parts.push(rest);
+    // The header-only paths `scan` takes: the whole file, and a prefix of it.
+    for p in &parts {
+        let label = PathBuf::from("fuzz-input");
+        let _ = parse::parse_bytes(label.clone(), p.to_vec(), parse::Depth::Header);
+        let _ = parse::parse_prefix(&label, &p[..p.len().min(64 + p.len() / 2)], p.len() as u64);
+    }
     let files: Vec<header::ImageFile> = parts
         .iter()
         .enumerate()

@@ -135,7 +135,7 @@ pub(crate) fn parse_path(path: &Path, depth: Depth) -> Result<Parsed, DicomError
 
 /// Parses the header from the first bytes of a file of `file_len` bytes; `None` when the
 /// attributes run past the prefix (or the data set must be inflated first).
-fn parse_prefix(path: &Path, prefix: &[u8], file_len: u64) -> Result<Option<Parsed>, DicomError> {
+pub(crate) fn parse_prefix(path: &Path, prefix: &[u8], file_len: u64) -> Result<Option<Parsed>, DicomError> {
     let label = path.to_path_buf();
     let (meta, ds_start) = read_meta(&label, prefix)?;
     let Some((ts_uid, encoding, deflated)) = transfer_syntax(&label, prefix, ds_start, &meta)? else {

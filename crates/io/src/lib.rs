@@ -27,6 +27,7 @@
 pub mod atomic;
 pub mod dicom;
 pub mod error;
+pub mod itk_transform;
 pub mod metaimage;
 pub mod nifti;
 pub mod nrrd;

@@ -217,8 +217,13 @@ pub enum DicomError {
     #[error(transparent)]
     Core(#[from] CoreError),
     /// Writing the series failed (disk full, permissions, output folder not empty).
-    #[error("cannot write DICOM series: {0}")]
-    Write(#[from] io::Error),
+    #[error("cannot write DICOM series: {source}: {}", .path.display())]
+    Write {
+        /// The output folder.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
     /// The volume cannot be written as DICOM as it is (non-finite voxels, a direction
     /// whose third axis is not the slice normal, more than 2³¹ slices, …).
     #[error("cannot write this volume as DICOM: {reason}")]
@@ -233,4 +238,11 @@ pub enum DicomError {
         /// Why.
         source: Box<DicomError>,
     },
+}
+
+/// For [`crate::atomic::write_dir_atomic`]; the writer fills in the folder.
+impl From<io::Error> for DicomError {
+    fn from(source: io::Error) -> Self {
+        DicomError::Write { path: PathBuf::new(), source }
+    }
 }

@@ -348,6 +348,10 @@ fn write_typed<T: Scalar>(dir: &Path, v: &Volume<T>, options: &DicomWriteOptions
         })?;
         Ok::<(), DicomError>(())
     })
+    .map_err(|e| match e {
+        DicomError::Write { source, .. } => DicomError::Write { path: dir.to_path_buf(), source },
+        other => other,
+    })
 }
 
 /// Preamble, magic and file meta group (PS3.10 7.1).

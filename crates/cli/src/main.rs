@@ -21,6 +21,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the built-in demo study end to end and write DIR/report.html (the main job).
+    Demo(cmd::demo::Args),
     /// Print format, modality, dimensions, geometry, data type and intensity statistics.
     Info(cmd::info::Args),
     /// Convert between DICOM, NIfTI, NRRD, MetaImage and PNG (chosen by the output's extension).
@@ -89,6 +91,7 @@ enum SimulateCmd {
 fn run(cli: Cli) -> anyhow::Result<()> {
     cli.global.apply()?;
     match cli.command {
+        Command::Demo(a) => cmd::demo::run(a, &cli.global),
         Command::Info(a) => cmd::info::run(a, &cli.global),
         Command::Convert(a) => cmd::convert::run(a, &cli.global),
         Command::Slice(a) => cmd::slice::run(a, &cli.global),

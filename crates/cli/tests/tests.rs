@@ -1,5 +1,6 @@
 //! End-to-end tests of the `hounsfield` binary.
 
 mod common;
+mod demo;
 mod errors;
 mod phantom;

@@ -126,17 +126,21 @@ pub fn view_labels(
     Ok(s)
 }
 
-/// Default window (width, level): soft tissue (400, 40) for CT; the 1st–99th percentile range
-/// otherwise.
+/// Default window (width, level): soft tissue (400, 40) for CT; otherwise from the 1st to
+/// 10% beyond the 99.5th percentile, so the brightest tissue is not clipped to white.
 pub fn auto_window(vol: &Volume<f32>, kind: ImageKind) -> (f64, f64) {
     if kind == ImageKind::Ct {
         return (400.0, 40.0);
     }
-    match percentiles(vol, &[1.0, 99.0], None) {
-        Ok(p) if p.len() == 2 && p[1] > p[0] => (p[1] - p[0], 0.5 * (p[0] + p[1])),
+    match percentiles(vol, &[1.0, 99.5], None) {
+        Ok(p) if p.len() == 2 && p[1] > p[0] => {
+            let w = 1.1 * (p[1] - p[0]);
+            (w, p[0] + 0.5 * w)
+        }
         _ => {
             let (lo, hi, _) = vol.min_max_mean();
-            ((hi - lo).max(1.0), 0.5 * (lo + hi))
+            let w = if hi > lo { hi - lo } else { 1.0 };
+            (w, lo + 0.5 * w)
         }
     }
 }
@@ -153,9 +157,18 @@ pub fn render_view(
     if let Some(l) = labels {
         image.require_same_grid(l.as_volume())?;
     }
-    let (s, used) = view_slice(image, view, index)?;
+    let (mut s, used) = view_slice(image, view, index)?;
     let ls = labels.map(|l| view_labels(l, view, Some(used))).transpose()?;
-    Ok(render_slice(&s, window.0.max(1.0), window.1, ls.as_ref().map(|l| l.as_volume()), opacity)?)
+    // The DICOM linear VOI function needs a width of at least 1; unitless images (MR in 0..1)
+    // have narrower windows, so scale values and window together to a 256-wide window.
+    let (mut w, mut l) = window;
+    if w.is_finite() && w > 0.0 && w < 256.0 {
+        let k = 256.0 / w;
+        s.data_mut().iter_mut().for_each(|v| *v = (*v as f64 * k) as f32);
+        w = 256.0;
+        l *= k;
+    }
+    Ok(render_slice(&s, w.max(1.0), l, ls.as_ref().map(|l| l.as_volume()), opacity)?)
 }
 
 /// Encodes an RGB image as PNG bytes.
@@ -166,6 +179,53 @@ pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>, FigureError> {
         .write_image(&img.pixels, img.width as u32, img.height as u32, image::ExtendedColorType::Rgb8)
         .map_err(|e| FigureError::Encode(e.to_string()))?;
     Ok(out)
+}
+
+/// Formats a window number with about three significant digits.
+fn short(v: f64) -> String {
+    let a = v.abs();
+    if a >= 100.0 || a == 0.0 {
+        format!("{v:.0}")
+    } else if a >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// Adds axial and coronal figures of an image to a step record, and, when labels are given
+/// (same grid), the same views with the labels as a coloured overlay. Rendering problems
+/// become a note in the summary rather than a failed step: figures illustrate, they are not
+/// results.
+pub fn add_views(
+    record: &mut crate::study::StepRecord,
+    title: &str,
+    image: &Volume<f32>,
+    kind: ImageKind,
+    labels: Option<&LabelVolume>,
+) {
+    let window = auto_window(image, kind);
+    let views: &[View] = if image.dims()[2] > 1 { &[View::Axial, View::Coronal] } else { &[View::Axial] };
+    let labels = labels.filter(|l| image.same_grid(l.as_volume(), 1e-4));
+    let overlays: &[bool] = if labels.is_some() { &[false, true] } else { &[false] };
+    for &overlay in overlays {
+        for &view in views {
+            let l = if overlay { labels } else { None };
+            match render_view(image, l, view, None, window, 0.45).and_then(|rgb| encode_png(&rgb)) {
+                Ok(png) => record.figures.push(crate::study::Figure::Png {
+                    title: format!(
+                        "{title} — {}{} (W {} / L {})",
+                        view.name(),
+                        if overlay { " + labels" } else { "" },
+                        short(window.0),
+                        short(window.1)
+                    ),
+                    png,
+                }),
+                Err(e) => record.summary.push_str(&format!(" [figure {title} {}: {e}]", view.name())),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

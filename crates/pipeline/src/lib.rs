@@ -1,5 +1,6 @@
 //! Studies and pipelines: TOML-defined steps over a study, the built-in demo study, the HTML report.
 
+pub mod demo;
 pub mod error;
 pub mod figure;
 pub mod pipeline;

@@ -347,6 +347,15 @@ labels = "seg"
     }
 
     #[test]
+    fn cycle_is_an_error_naming_its_steps() {
+        let src = "[[step]]\nid = \"one\"\nkind = \"smooth\"\ninput = \"a\"\noutput = \"b\"\nsigma_mm = 1.0\n\
+                   [[step]]\nid = \"two\"\nkind = \"smooth\"\ninput = \"b\"\noutput = \"a\"\nsigma_mm = 1.0\n";
+        let p = Pipeline::from_toml_str(src).unwrap();
+        let e = p.order(&|_| false).unwrap_err().to_string();
+        assert!(e.contains("cycle") && e.contains("one") && e.contains("two"), "{e}");
+    }
+
+    #[test]
     fn malformed_toml_reports_line() {
         let e = Pipeline::from_toml_str("name = \"x\"\n[[step]]\nid = \n").unwrap_err().to_string();
         assert!(e.contains("line 3"), "{e}");

@@ -52,7 +52,8 @@ pub fn base64(data: &[u8]) -> String {
     o
 }
 
-fn fmt_value(v: f64) -> String {
+/// Formats a number for a table: 1 decimal from 100 up, 4 below, scientific outside 1e-3..1e6.
+pub fn fmt_value(v: f64) -> String {
     if !v.is_finite() {
         return v.to_string();
     }
@@ -71,7 +72,7 @@ h1{margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}\
 figure{display:inline-block;margin:.4em;vertical-align:top;text-align:center}\
-figure img{image-rendering:pixelated;max-width:520px;border:1px solid #ddd;background:#000}\
+figure img{image-rendering:pixelated;width:300px;height:auto;border:1px solid #ddd;background:#000}\
 figcaption{font-size:.85em;color:#555}.muted{color:#666;font-size:.9em}code{background:#f4f4f4;padding:0 .2em}";
 
 /// Renders the report of a study's executed steps as one HTML document.

@@ -2,6 +2,7 @@
 
 pub mod convert;
 pub mod ct;
+pub mod demo;
 pub mod info;
 pub mod mri;
 pub mod phantom;

@@ -63,7 +63,8 @@ impl Step for Load {
     }
 }
 
-/// Writes an image or label map of the study to a file (format by extension).
+/// Writes an image, label map (format by extension) or displacement field (NIfTI vector
+/// image, ITK/ANTs convention) of the study to a file.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Save {
@@ -84,16 +85,21 @@ impl Step for Save {
         Vec::new()
     }
     fn run(&self, study: &mut Study, ctx: &mut StepContext<'_>) -> Result<(), StepError> {
-        let vol: AnyVolume = if let Ok(img) = study.image(&self.role) {
-            img.volume.clone().into()
-        } else {
-            study.labels(&self.role)?.clone().into()
-        };
         let path = ctx.out_path(&self.path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        write_image(&path, &vol, &WriteOptions::default())?;
+        if let Ok(field) = study.field(&self.role) {
+            // Displacement fields go out as ITK/ANTs-convention NIfTI vector images.
+            hounsfield_io::nifti::write_vector_field(&path, &field.to_components())?;
+        } else {
+            let vol: AnyVolume = if let Ok(img) = study.image(&self.role) {
+                img.volume.clone().into()
+            } else {
+                study.labels(&self.role)?.clone().into()
+            };
+            write_image(&path, &vol, &WriteOptions::default())?;
+        }
         ctx.record.summary = format!("wrote `{}` to {}", self.role, self.path.display());
         ctx.record.files.push(self.path.clone());
         Ok(())

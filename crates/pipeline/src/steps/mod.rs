@@ -6,8 +6,15 @@
 //! | `load` | a file | `image` (and/or `labels`) | reads any supported image |
 //! | `save` | `role` | a file | writes an image or label map (format by extension) |
 //! | `label-stats` | `image`, `labels` | — | volume (mL) and intensity statistics per label |
+//! | `phantom` | — | `image` (and `labels`) | seeded torso CT or head MR phantom with ground truth |
+//! | `smooth` | `input` | `output` | Gaussian smoothing, σ in mm |
+//! | `deform` | `image` (and `labels`) | `output` (and `output_labels`), `field` | random diffeomorphic deformation with its exact field |
+//! | `ct-recon` | `input` (HU) | `<output>_fbp`, `_fbp_low`, `_tv_low`, `_drr` | fan-beam CT at full and low dose, FBP and TV, scores, DRR |
 
 mod io_steps;
+mod phantom;
+mod process;
+mod recon;
 mod stats;
 
 use std::error::Error;
@@ -31,7 +38,7 @@ pub trait Step: std::fmt::Debug + Send + Sync {
 }
 
 /// Every step kind, as pipeline files name them.
-pub const KINDS: &[&str] = &["load", "save", "label-stats"];
+pub const KINDS: &[&str] = &["load", "save", "label-stats", "phantom", "smooth", "deform", "ct-recon"];
 
 fn typed<T: Step + serde::de::DeserializeOwned + 'static>(
     table: toml::Table,
@@ -46,6 +53,10 @@ pub fn parse(kind: &str, table: toml::Table) -> Option<Result<Box<dyn Step>, Str
         "load" => typed::<io_steps::Load>(table),
         "save" => typed::<io_steps::Save>(table),
         "label-stats" => typed::<stats::LabelStats>(table),
+        "phantom" => typed::<phantom::PhantomStep>(table),
+        "smooth" => typed::<process::Smooth>(table),
+        "deform" => typed::<process::Deform>(table),
+        "ct-recon" => typed::<recon::CtRecon>(table),
         _ => return None,
     })
 }

@@ -55,7 +55,9 @@ impl Step for LabelStats {
         let ml = img.geometry().voxel_volume() / 1000.0;
         let mut table = Table {
             title: format!("`{}` inside `{}`", self.image, self.labels),
-            header: ["label", "voxels", "volume (mL)", "mean", "sd", "min", "max"].map(String::from).to_vec(),
+            header: ["label", "structure", "voxels", "volume (mL)", "mean", "sd", "min", "max"]
+                .map(String::from)
+                .to_vec(),
             rows: Vec::new(),
         };
         for (l, a) in acc.iter().enumerate().filter(|(_, a)| a.n > 0) {
@@ -63,15 +65,14 @@ impl Step for LabelStats {
             let sd = (a.sum2 / a.n as f64 - mean * mean).max(0.0).sqrt();
             table.rows.push(vec![
                 l.to_string(),
+                hounsfield_phantom::label_name(l as u16).map(|n| n.into_owned()).unwrap_or_default(),
                 a.n.to_string(),
                 format!("{:.2}", a.n as f64 * ml),
-                format!("{mean:.1}"),
-                format!("{sd:.1}"),
-                format!("{:.1}", a.min),
-                format!("{:.1}", a.max),
+                crate::report::fmt_value(mean),
+                crate::report::fmt_value(sd),
+                crate::report::fmt_value(a.min),
+                crate::report::fmt_value(a.max),
             ]);
-            ctx.record.metric(format!("volume_ml_label_{l}"), a.n as f64 * ml, "mL");
-            ctx.record.metric(format!("mean_label_{l}"), mean, "");
         }
         ctx.record.summary = format!("statistics of {} labels", table.rows.len());
         ctx.record.tables.push(table);

@@ -18,7 +18,7 @@ Builds `crates/recon/examples/recon_bench.rs` in release, then:
    from /usr/bin/time -v.
 
 Timings are the best of several runs, both tools on the same 2 cores. Results go to stdout
-as JSON and markdown; docs/benchmarks-recon.md records one run.
+as JSON and markdown; docs/benchmarks.md records one run.
 """
 
 import json

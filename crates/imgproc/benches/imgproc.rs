@@ -1,4 +1,4 @@
-//! `cargo bench -p hounsfield-imgproc --bench imgproc` (256³ volumes, rayon's default thread count; set RAYON_NUM_THREADS=2 to match docs/benchmarks-imgproc.md)
+//! `cargo bench -p hounsfield-imgproc --bench imgproc` (256³ volumes, rayon's default thread count; set RAYON_NUM_THREADS=2 to match docs/benchmarks.md)
 //!
 //! Gaussian smoothing (σ = 2 mm at 1 mm), linear and B-spline resampling under a small
 //! rotation, the exact distance transform, connected components and a radius-3 dilation,

@@ -4,7 +4,11 @@
 # only checks. Prints the environment the tests read (HOUNSFIELD_DATA, HOUNSFIELD_PYTHON).
 #
 #   HOUNSFIELD_CACHE   where data and the Python venv go (default ~/.cache/hounsfield)
+#   --bench            also install the peer tools only the side-by-side benchmarks in bench/
+#                      use (RTK, …); the tests do not need them.
 set -euo pipefail
+bench=0
+[ "${1:-}" = "--bench" ] && bench=1
 
 cache="${HOUNSFIELD_CACHE:-$HOME/.cache/hounsfield}"
 mkdir -p "$cache"
@@ -33,6 +37,12 @@ if [ ! -f "$stamp" ]; then
   "$venv/bin/pip" install -q --upgrade pip
   "$venv/bin/pip" install -q numpy scipy pydicom nibabel SimpleITK scikit-image pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg
   touch "$stamp"
+fi
+
+if [ "$bench" = 1 ] && [ ! -f "$venv/.hounsfield-bench-v1" ]; then
+  log "installing benchmark peers into $venv"
+  "$venv/bin/pip" install -q itk-rtk
+  touch "$venv/.hounsfield-bench-v1"
 fi
 
 # --- Sample data from registry packages -------------------------------------------------

@@ -15,6 +15,7 @@
 //! | NRRD `.nrrd`, `.nhdr` (raw, gzip) | yes | yes | [`nrrd`] |
 //! | MetaImage `.mha`, `.mhd` (raw, zlib) | yes | yes | [`metaimage`] |
 //! | PNG, JPEG (2-D) | yes | PNG | [`raster`] |
+//! | BART `.cfl/.hdr` (complex, up to 16 dims; not an [`AnyVolume`]) | [`cfl::read`] | [`cfl::write`] | [`cfl`] |
 //!
 //! ```no_run
 //! use hounsfield_io::{read_image, write_image, ReadOptions, WriteOptions};
@@ -25,6 +26,7 @@
 //! ```
 
 pub mod atomic;
+pub mod cfl;
 pub mod dicom;
 pub mod error;
 pub mod itk_transform;

@@ -1,6 +1,7 @@
 //! Integration tests of hounsfield-io against files and tools nobody here wrote.
 //! Needs the sample data and reference tools installed by `scripts/setup.sh`.
 
+mod cfl;
 mod common;
 mod dicom;
 mod dicom_fuzz;

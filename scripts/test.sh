@@ -11,4 +11,4 @@ source "${HOUNSFIELD_CACHE:-$HOME/.cache/hounsfield}/env.sh"
 
 # JPEG-LS decoding (CharLS, C++) is an optional feature because it needs cmake, which
 # setup.sh installs; the tests cover it.
-cargo test --workspace -j"$(nproc)" --features hounsfield-io/jpegls "$@"
+cargo test --workspace --no-fail-fast -j"$(nproc)" --features hounsfield-io/jpegls "$@"

@@ -5,3 +5,4 @@ mod demo;
 mod errors;
 mod io;
 mod phantom;
+mod recon;

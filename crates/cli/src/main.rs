@@ -54,6 +54,19 @@ enum Command {
     /// Evaluate results against ground truth.
     #[command(subcommand)]
     Eval(EvalCmd),
+    /// Train a network from a TOML configuration (segmentation, synthesis, registration, classification).
+    Train(cmd::nn::TrainArgs),
+    /// Run a trained model (a model folder with its card, or a bare ONNX file) on an image.
+    Infer(cmd::nn::InferArgs),
+    /// Inspect models.
+    #[command(subcommand)]
+    Model(ModelCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum ModelCmd {
+    /// Print a model's card (task, modality, spacing, normalization, labels, metrics, checksum).
+    Info(cmd::nn::ModelInfoArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -109,6 +122,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Register(a) => cmd::register::register(a, &cli.global),
         Command::Transform(TransformCmd::Apply(a)) => cmd::register::transform_apply(a, &cli.global),
         Command::Eval(EvalCmd::Registration(a)) => cmd::register::eval_registration(a, &cli.global),
+        Command::Train(a) => cmd::nn::train(a, &cli.global),
+        Command::Infer(a) => cmd::nn::infer(a, &cli.global),
+        Command::Model(ModelCmd::Info(a)) => cmd::nn::model_info(a, &cli.global),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod ct;
 pub mod demo;
 pub mod info;
 pub mod mri;
+pub mod nn;
 pub mod phantom;
 pub mod register;
 pub mod run;

@@ -43,6 +43,7 @@
 
 pub mod ct;
 pub mod error;
+pub mod mri;
 pub mod pet;
 
 pub use error::ReconError;

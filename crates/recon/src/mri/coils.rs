@@ -260,10 +260,21 @@ pub(crate) fn align_phase(v: &[Complex32], reference: &[Complex32]) -> Vec<Compl
 }
 
 /// Dominant eigenvector (unit norm) and eigenvalue of a Hermitian positive semi-definite
-/// `c × c` matrix (row-major `[re, im]` pairs) by power iteration from its strongest column.
+/// `c × c` matrix (row-major `[re, im]` pairs) by power iteration from its strongest column
+/// (`iterations` products: the result after the first is that column, normalised).
 pub(crate) fn dominant_eigenvector(m: &[[f64; 2]], c: usize, iterations: usize) -> (Vec<Complex32>, f64) {
     let j0 = (0..c).max_by(|&a, &b| m[a * c + a][0].total_cmp(&m[b * c + b][0])).unwrap_or(0);
-    let mut v: Vec<[f64; 2]> = (0..c).map(|i| m[i * c + j0]).collect();
+    let v: Vec<[f64; 2]> = (0..c).map(|i| m[i * c + j0]).collect();
+    power_iteration(m, c, v, iterations)
+}
+
+/// Power iteration from `v` (`iterations` products with `m`), as [`dominant_eigenvector`].
+pub(crate) fn power_iteration(
+    m: &[[f64; 2]],
+    c: usize,
+    mut v: Vec<[f64; 2]>,
+    iterations: usize,
+) -> (Vec<Complex32>, f64) {
     let mut w = vec![[0.0f64; 2]; c];
     let norm = |v: &[[f64; 2]]| v.iter().map(|x| x[0] * x[0] + x[1] * x[1]).sum::<f64>().sqrt();
     let mut nv = norm(&v);

@@ -30,7 +30,7 @@ use rayon::prelude::*;
 use rustfft::num_complex::Complex32;
 
 use super::array::{CoilArray, Mask};
-use super::coils::{align_phase, dominant_eigenvector, principal_coil};
+use super::coils::{align_phase, power_iteration, principal_coil};
 use super::fft::CenteredFft;
 use crate::error::{invalid, ReconError};
 
@@ -269,7 +269,13 @@ pub fn espirit(kspace: &CoilArray, options: &EspiritOptions) -> Result<EspiritMa
                 mm[i * c + j] = [v.re as f64, v.im as f64];
                 mm[j * c + i] = [v.re as f64, -v.im as f64];
             }
-            let (v, lambda) = dominant_eigenvector(&mm, c, 30);
+            // BART's orthogonal iteration for one map: 30 products from the first coil's unit
+            // vector. Where the two largest eigenvalues nearly coincide (the edge of the field
+            // of view, where aliased signal gives a second eigenvalue ≈ 1) the result depends
+            // on the start and the count, so both are BART's.
+            let mut start = vec![[0.0f64; 2]; c];
+            start[0] = [1.0, 0.0];
+            let (v, lambda) = power_iteration(&mm, c, start, 30);
             let lambda = lambda as f32;
             if lambda > crop {
                 (align_phase(&v, &reference), lambda)

@@ -44,7 +44,7 @@ impl Wavelet {
 }
 
 /// Shortest coarse length an axis is split down to.
-const MIN_COARSE: usize = 8;
+const MIN_COARSE: usize = 16;
 
 /// A planned multi-level transform over grids of `dims`.
 #[derive(Clone, Debug)]

@@ -39,6 +39,14 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# ONNX test models are built with the `onnx` helper API and checked against onnxruntime
+# (CPU wheel; no PyTorch).
+if [ ! -f "$venv/.hounsfield-onnx-v1" ]; then
+  log "installing onnx and onnxruntime into $venv"
+  "$venv/bin/pip" install -q onnx onnxruntime
+  touch "$venv/.hounsfield-onnx-v1"
+fi
+
 if [ "$bench" = 1 ] && [ ! -f "$venv/.hounsfield-bench-v1" ]; then
   log "installing benchmark peers into $venv"
   "$venv/bin/pip" install -q itk-rtk

@@ -4,5 +4,6 @@ mod common;
 mod demo;
 mod errors;
 mod io;
+mod nn;
 mod phantom;
 mod recon;

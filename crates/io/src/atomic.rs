@@ -44,6 +44,11 @@ where
     result
 }
 
+/// Writes `bytes` to `target` atomically (see [`write_atomic`]).
+pub fn write_bytes(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic(target, |w| w.write_all(bytes))
+}
+
 /// Writes a directory atomically: `write` fills a fresh temporary directory beside `target`,
 /// which is renamed to `target` when `write` succeeds. `target` must not exist, or must be an
 /// empty directory (which is replaced).

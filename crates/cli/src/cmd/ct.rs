@@ -317,7 +317,8 @@ fn read_geometry(path: &Path) -> anyhow::Result<ScanGeometry> {
 
 fn write_geometry(scan: &ScanGeometry, data_path: &Path) -> anyhow::Result<PathBuf> {
     let p = beside(data_path, ".toml");
-    std::fs::write(&p, scan.to_toml_string()).with_context(|| format!("cannot write {}", p.display()))?;
+    hounsfield_io::atomic::write_bytes(&p, scan.to_toml_string().as_bytes())
+        .with_context(|| format!("cannot write {}", p.display()))?;
     Ok(p)
 }
 

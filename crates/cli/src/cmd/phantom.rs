@@ -348,7 +348,8 @@ fn anatomy_cmd(
     }
     if let Some(path) = &c.metadata {
         let text = serde_json::to_string_pretty(&p.info())? + "\n";
-        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        hounsfield_io::atomic::write_bytes(path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     g.note(format!(
         "wrote {} ({}³ voxels of {:.3} mm, {}, generated in {:.2} s)",
@@ -434,9 +435,8 @@ fn dataset_cmd(a: DatasetArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> 
         match f {
             DatasetFile::Volume(v) => write_image(&path, v, &WriteOptions::default())
                 .with_context(|| format!("cannot write {}", path.display())),
-            DatasetFile::Text(t) => {
-                std::fs::write(&path, t).with_context(|| format!("cannot write {}", path.display()))
-            }
+            DatasetFile::Text(t) => hounsfield_io::atomic::write_bytes(&path, t.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display())),
         }
     };
     let result = generate_with(&opts, writer, |done, _| pb.set_position(done as u64));

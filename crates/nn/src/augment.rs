@@ -482,7 +482,7 @@ mod tests {
         let a = AugmentConfig::default();
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let p1 = sample_patch(&s, [1, 4, 4], 1.0, Some(&AugmentConfig::none()), &mut rng);
-        assert!(p1.labels.as_ref().unwrap().iter().any(|&l| l == 1), "patch centred on foreground");
+        assert!(p1.labels.as_ref().unwrap().contains(&1), "patch centred on foreground");
         let q1 = sample_patch(&s, [4, 8, 8], 0.33, Some(&a), &mut ChaCha8Rng::seed_from_u64(3));
         let q2 = sample_patch(&s, [4, 8, 8], 0.33, Some(&a), &mut ChaCha8Rng::seed_from_u64(3));
         assert_eq!(q1, q2);

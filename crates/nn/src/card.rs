@@ -326,7 +326,8 @@ impl Model {
                 "names an ONNX file: run it with the ONNX runtime (`hounsfield infer` does this)",
             ));
         }
-        let network = load_weights(card.architecture.init(device)?, bytes, &wpath)?;
+        // Inference mode: batch norm uses its running statistics.
+        let network = load_weights(card.architecture.init(device)?, bytes, &wpath)?.valid();
         Ok(Model { card, network, dir: dir.to_path_buf() })
     }
 

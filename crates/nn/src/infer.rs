@@ -385,6 +385,7 @@ pub fn sliding_window(
 
 /// What inference on a volume returns, on the input's grid.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // one value per inference: size does not matter
 pub enum Prediction {
     /// A label map (segmentation).
     Labels(LabelVolume),

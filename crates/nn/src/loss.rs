@@ -318,7 +318,8 @@ mod tests {
         assert!((scalar(l2(a.clone(), a.clone().add_scalar(0.5))) - 0.25).abs() < 1e-6);
         // SSIM of an image with itself is 1 (up to the f32 rounding of the local variances).
         assert!(scalar(ssim(a.clone(), a.clone(), 1.0)).abs() < 1e-4);
-        assert!(scalar(ssim(a.clone(), a.clone().neg(), 1.0)) > 0.5);
+        // 1 − a: same mean, perfectly anti-correlated structure, SSIM ≈ −1.
+        assert!(scalar(ssim(a.clone(), a.clone().neg().add_scalar(1.0), 1.0)) > 1.5);
         assert!((scalar(ncc(a.clone(), a.clone().mul_scalar(3.0).add_scalar(1.0))) + 1.0).abs() < 1e-4);
         assert!((scalar(local_ncc(a.clone(), a.clone().mul_scalar(2.0), 5)) + 1.0).abs() < 1e-2);
     }
@@ -331,8 +332,8 @@ mod tests {
         assert_eq!(scalar(jacobian_folding(constant)), 0.0);
         // u_x = -2x folds space (det J = 1 - 2 < 0 everywhere).
         let mut v = vec![0f32; 3 * 64];
-        for i in 0..64 {
-            v[i] = -2.0 * (i % 4) as f32;
+        for (i, x) in v.iter_mut().take(64).enumerate() {
+            *x = -2.0 * (i % 4) as f32;
         }
         let folded = tensor_from_vec(v, [1, 3, 4, 4, 4], &dev);
         assert!((scalar(jacobian_folding(folded.clone())) - 1.0).abs() < 1e-6);

@@ -663,8 +663,7 @@ pub fn train(
         history = state.history;
     }
     let total_steps = config.epochs * config.steps_per_epoch;
-    let mut epochs_this_run = 0;
-    for epoch in start_epoch..config.epochs {
+    for (epochs_this_run, epoch) in (start_epoch..config.epochs).enumerate() {
         if options.stop_after_epochs.is_some_and(|n| epochs_this_run >= n) {
             break;
         }
@@ -729,7 +728,6 @@ pub fn train(
             serde_json::to_vec_pretty(&CheckpointState { epochs_done: epoch + 1, history: history.clone() })
                 .map_err(|e| NnError::Record { operation: "write checkpoint", reason: e.to_string() })?;
         write_atomic(&ckpt.join("state.json"), &st)?;
-        epochs_this_run += 1;
     }
     let finished = history.len() >= config.epochs;
     let model_dir = if finished {

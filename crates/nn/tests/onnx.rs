@@ -68,3 +68,90 @@ fn unsupported_operators_are_named() {
     std::fs::write(&garbage, b"not a protobuf at all").unwrap();
     assert!(matches!(OnnxModel::load(&garbage), Err(NnError::Onnx { .. })));
 }
+
+/// burn networks exported to ONNX: tract (in memory) and onnxruntime (from the file) give
+/// the burn output within 1e-4.
+#[test]
+fn exported_networks_match_burn_in_tract_and_onnxruntime() {
+    use hounsfield_nn::bridge::{tensor_from_vec, tensor_to_vec};
+    use hounsfield_nn::export::{onnx_bytes, to_onnx};
+    use hounsfield_nn::models::{DnCnnConfig, ModelConfig, Norm, UNetConfig, Unit, Upsampling};
+    use hounsfield_nn::ops::SpatialDims;
+    use hounsfield_nn::{Device, Module};
+
+    let dev = Device::flex();
+    dev.seed(5);
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "unet3d_res_linear",
+            ModelConfig::Unet(UNetConfig {
+                channels: vec![4, 8, 8],
+                unit: Unit::Residual,
+                upsampling: Upsampling::Linear,
+                out_channels: 3,
+                ..Default::default()
+            }),
+            [1usize, 1, 8, 16, 12],
+        ),
+        (
+            "unet2d_batch",
+            ModelConfig::Unet(UNetConfig {
+                spatial_dims: SpatialDims::D2,
+                channels: vec![4, 8],
+                norm: Norm::Batch,
+                in_channels: 2,
+                ..Default::default()
+            }),
+            [1, 2, 1, 16, 20],
+        ),
+        (
+            "dncnn2d",
+            ModelConfig::Dncnn(DnCnnConfig { depth: 4, features: 6, ..Default::default() }),
+            [1, 1, 1, 12, 10],
+        ),
+    ];
+    for (name, arch, shape) in cases {
+        let net = arch.init(&dev).unwrap().valid();
+        let n: usize = shape.iter().product();
+        let x: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
+        let want = tensor_to_vec(net.forward(tensor_from_vec(x.clone(), shape, &dev)));
+        let two_d = shape[2] == 1;
+        let onnx_shape: Vec<usize> =
+            if two_d { vec![shape[0], shape[1], shape[3], shape[4]] } else { shape.to_vec() };
+        let m = OnnxModel::from_proto(to_onnx(&net).unwrap(), std::path::Path::new(name)).unwrap();
+        let (got, _) = m.run(x.clone(), &onnx_shape).unwrap();
+        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        // Same f32 arithmetic in another order (convolution sums, normalization moments).
+        assert!(worst < 1e-4, "{name}: max |tract − burn| = {worst}");
+        // onnxruntime from the serialized file.
+        let path = dir.path().join(format!("{name}.onnx"));
+        std::fs::write(&path, onnx_bytes(&net).unwrap()).unwrap();
+        let xin = dir.path().join(format!("{name}_in.bin"));
+        std::fs::write(&xin, x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+        let xout = dir.path().join(format!("{name}_out.bin"));
+        let script = format!(
+            "import numpy as np, onnxruntime as ort\n\
+             s = ort.InferenceSession({p:?}, providers=['CPUExecutionProvider'])\n\
+             x = np.fromfile({i:?}, dtype='<f4').reshape({sh:?})\n\
+             s.run(None, {{'input': x}})[0].astype('<f4').tofile({o:?})\n",
+            p = path.display().to_string(),
+            i = xin.display().to_string(),
+            o = xout.display().to_string(),
+            sh = onnx_shape
+        );
+        let out = Command::new(python()).arg("-c").arg(&script).output().unwrap();
+        assert!(
+            out.status.success(),
+            "onnxruntime failed (run scripts/setup.sh): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ort = read_f32(&xout);
+        let worst = ort.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert_eq!(ort.len(), want.len());
+        assert!(worst < 1e-4, "{name}: max |onnxruntime − burn| = {worst}");
+    }
+    // Architectures without an export say so.
+    let vm = ModelConfig::Voxelmorph(Default::default()).init(&dev).unwrap();
+    assert!(to_onnx(&vm).is_err());
+}

@@ -56,6 +56,22 @@ pub struct InferArgs {
     /// Threads for tract's matrix products (ONNX models); default: all cores.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Which engine runs a burn model folder.
+    #[arg(long, value_enum, default_value_t = Engine::Auto)]
+    pub engine: Engine,
+}
+
+/// Engine for burn model folders.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// tract (via an in-memory ONNX export) for U-Net and DnCNN, whose 3-D convolutions
+    /// run faster there; burn for the others (the default).
+    #[default]
+    Auto,
+    /// burn's flex backend.
+    Burn,
+    /// tract; refused for architectures without an ONNX export.
+    Tract,
 }
 
 /// How to read a bare ONNX model's output.
@@ -239,7 +255,23 @@ fn open_model(a: &InferArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<Runner
     let spec = InferenceSpec::from_card(&card);
     let predictor: Box<dyn Predictor> = match card.weights_format() {
         WeightsFormat::Onnx => Box::new(OnnxModel::load(&wpath)?),
-        WeightsFormat::Burnpack => Box::new(OwnedBurn(Model::load(&a.model, &burn_device())?)),
+        WeightsFormat::Burnpack => {
+            let model = Model::load(&a.model, &burn_device())?;
+            let exported = match a.engine {
+                Engine::Burn => None,
+                Engine::Auto => hounsfield_nn::export::to_onnx(&model.network).ok(),
+                Engine::Tract => Some(hounsfield_nn::export::to_onnx(&model.network)?),
+            };
+            match exported {
+                Some(proto) => {
+                    let rank = if spec.two_d == Some(true) { 4 } else { 5 };
+                    let m = OnnxModel::from_proto(proto, &wpath)?
+                        .with_input(card.architecture.in_channels(), rank);
+                    Box::new(m)
+                }
+                None => Box::new(OwnedBurn(model)),
+            }
+        }
     };
     Ok(Runner { spec, predictor, card: Some(card) })
 }

@@ -8,10 +8,13 @@
 //! - [`iterative`]: SIRT, SART, CGLS, TV behave (residuals fall, TV beats FBP on sparse views,
 //!   callbacks stop).
 //! - [`pet`]: MLEM/OSEM recover activity, attenuation correction matters.
+//! - [`mri`]: centred FFT vs numpy, ESPIRiT and `pics` vs BART, SENSE/CS/GRAPPA/radial on
+//!   the head phantom, typed errors.
 
 mod analytic;
 mod common;
 mod conformance;
 mod iterative;
+mod mri;
 mod pet;
 mod skimage;

@@ -19,7 +19,7 @@ use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Distribution, Tensor};
 use hounsfield_nn::bridge::tensor_from_vec;
-use hounsfield_nn::infer::{sliding_window, BurnPredictor, InferenceConfig, Predictor};
+use hounsfield_nn::infer::{sliding_window, BurnPredictor, InferenceConfig, Predictor, WindowShape};
 use hounsfield_nn::loss;
 use hounsfield_nn::models::{ModelConfig, UNetConfig};
 use hounsfield_nn::onnx::{set_threads, OnnxModel};
@@ -107,8 +107,18 @@ fn main() {
             let label = if args.get(1).is_some() { "tract" } else { "burn flex" };
             let s = Instant::now();
             let mut windows = 0;
-            let out =
-                sliding_window(p, &x, 1, [192, 192, 192], &cfg, true, 8, &mut |d, _| windows = d).unwrap();
+            let out = sliding_window(
+                p,
+                &x,
+                1,
+                [192, 192, 192],
+                &cfg,
+                true,
+                8,
+                WindowShape::Volumes,
+                &mut |d, _| windows = d,
+            )
+            .unwrap();
             println!(
                 "{label} sliding window 1x1x192^3, 96^3 windows, overlap 0.5 ({windows} windows, Gaussian, full accumulation): {:.2} s, peak RSS {:.0} MiB",
                 s.elapsed().as_secs_f64(),

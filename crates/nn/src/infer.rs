@@ -130,6 +130,16 @@ impl InferenceConfig {
     }
 }
 
+/// The windows a model takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WindowShape {
+    /// Volumes (3-D windows; 2-D inputs get one-slice windows) (the default).
+    #[default]
+    Volumes,
+    /// One slice per window: a 2-D model run slice by slice over a volume.
+    Slices,
+}
+
 /// What a dense sliding-window pass produces.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Dense {
@@ -178,7 +188,7 @@ fn flip_axes(data: &mut [f32], shape: [usize; 4], axes: [bool; 3]) {
 /// Runs `predictor` over `input` (`channels × [z, y, x]`, channel-major) window by window.
 /// `classes` true: the outputs are logits, turned into softmax probabilities and combined to
 /// one class per voxel; false: outputs are values averaged with the window weights.
-/// `progress(done, total)` is called after every window.
+/// Windows are one slice thick for 2-D volumes and for [`WindowShape::Slices`]. `progress(done, total)` is called after every window.
 #[allow(clippy::too_many_arguments)]
 pub fn sliding_window(
     predictor: &dyn Predictor,
@@ -188,6 +198,7 @@ pub fn sliding_window(
     config: &InferenceConfig,
     classes: bool,
     size_multiple: usize,
+    shape: WindowShape,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Dense, NnError> {
     config.validate()?;
@@ -195,7 +206,7 @@ pub fn sliding_window(
     if input.len() != n * channels {
         return Err(NnError::input(format!("{} values for {channels} channels of {size:?}", input.len())));
     }
-    let two_d = size[0] == 1;
+    let two_d = size[0] == 1 || shape == WindowShape::Slices;
     // The window: as configured, else the whole volume; rounded up to the network's size
     // multiple (in-plane only for 2-D), and the volume padded to at least one window.
     let round = |v: usize| v.div_ceil(size_multiple.max(1)) * size_multiple.max(1);
@@ -466,21 +477,24 @@ pub fn predict_volume(
         }
     }
     let is_2d = first.dims()[2] == 1;
-    match spec.two_d {
-        Some(true) if !is_2d => {
-            return Err(NnError::input(format!(
-                "the model is 2-D but the input has {} slices (run it slice by slice)",
-                first.dims()[2]
-            )))
-        }
-        Some(false) if is_2d => return Err(NnError::input("the model is 3-D but the input is a 2-D image")),
-        _ => {}
+    let model_2d = spec.two_d == Some(true);
+    if spec.two_d == Some(false) && is_2d {
+        return Err(NnError::input("the model is 3-D but the input is a 2-D image"));
     }
+    if model_2d && spec.task == Task::Classification && !is_2d {
+        return Err(NnError::input(format!(
+            "the classifier is 2-D but the input has {} slices",
+            first.dims()[2]
+        )));
+    }
+    // A 2-D model on a volume runs slice by slice (windows one slice thick).
+    let shape = if model_2d { WindowShape::Slices } else { WindowShape::Volumes };
     let in_grid = (first.dims(), *first.geometry());
     // Resample to the model's spacing (z kept for 2-D inputs).
     let (work_dims, work_geom) = match spec.spacing {
         Some(mut s) => {
-            if is_2d {
+            if is_2d || model_2d {
+                // In-plane only: the slices stay where they are.
                 s[2] = first.geometry().spacing[2];
             }
             grid_for_spacing(first.dims(), first.geometry(), s)?
@@ -514,6 +528,7 @@ pub fn predict_volume(
                 &spec.inference,
                 true,
                 spec.size_multiple,
+                shape,
                 progress,
             )?;
             let Dense::Classes(cls) = dense else {
@@ -537,6 +552,7 @@ pub fn predict_volume(
                 &spec.inference,
                 false,
                 spec.size_multiple,
+                shape,
                 progress,
             )?;
             let Dense::Values { channels: k, data } = dense else {
@@ -649,7 +665,31 @@ mod tests {
                     mirror,
                     ..Default::default()
                 };
-                let d = sliding_window(&Threshold, &input, 1, size, &cfg, true, 1, &mut |_, _| {}).unwrap();
+                let d = sliding_window(
+                    &Threshold,
+                    &input,
+                    1,
+                    size,
+                    &cfg,
+                    true,
+                    1,
+                    WindowShape::Volumes,
+                    &mut |_, _| {},
+                )
+                .unwrap();
+                assert_eq!(d, Dense::Classes(want.clone()), "{acc:?} {mirror:?}");
+                let d = sliding_window(
+                    &Threshold,
+                    &input,
+                    1,
+                    size,
+                    &cfg,
+                    true,
+                    1,
+                    WindowShape::Slices,
+                    &mut |_, _| {},
+                )
+                .unwrap();
                 assert_eq!(d, Dense::Classes(want.clone()), "{acc:?} {mirror:?}");
             }
         }

@@ -97,17 +97,23 @@ fn separable(x: Tensor<5>, k: &[f32]) -> Tensor<5> {
 }
 
 /// 1 − SSIM (Wang 2004) with an 11-tap Gaussian window (σ = 1.5) and constants for
-/// intensities spanning `data_range`; 2-D when `z = 1`, 3-D otherwise.
+/// intensities spanning `data_range`; 2-D when `z = 1`, 3-D otherwise. Windows that reach
+/// past the border average only the voxels inside.
 pub fn ssim(a: Tensor<5>, b: Tensor<5>, data_range: f32) -> Tensor<1> {
     let g: Vec<f32> = (-5..=5).map(|i: i32| (-(i * i) as f32 / (2.0 * 1.5 * 1.5)).exp()).collect();
     let s: f32 = g.iter().sum();
     let g: Vec<f32> = g.iter().map(|v| v / s).collect();
     let (c1, c2) = ((0.01 * data_range).powi(2), (0.03 * data_range).powi(2));
-    let mu_a = separable(a.clone(), &g);
-    let mu_b = separable(b.clone(), &g);
-    let saa = separable(a.clone() * a.clone(), &g) - mu_a.clone() * mu_a.clone();
-    let sbb = separable(b.clone() * b.clone(), &g) - mu_b.clone() * mu_b.clone();
-    let sab = separable(a * b, &g) - mu_a.clone() * mu_b.clone();
+    // Normalized convolution: the zero padding's lost weight is divided out, so a window at
+    // the border averages the voxels it covers (plain zero padding makes an image and its
+    // negative look positively correlated at the edges).
+    let w = separable(a.ones_like(), &g);
+    let local = |x: Tensor<5>| separable(x, &g) / w.clone();
+    let mu_a = local(a.clone());
+    let mu_b = local(b.clone());
+    let saa = local(a.clone() * a.clone()) - mu_a.clone() * mu_a.clone();
+    let sbb = local(b.clone() * b.clone()) - mu_b.clone() * mu_b.clone();
+    let sab = local(a * b) - mu_a.clone() * mu_b.clone();
     let num =
         (mu_a.clone() * mu_b.clone()).mul_scalar(2.0).add_scalar(c1) * sab.mul_scalar(2.0).add_scalar(c2);
     let den = (mu_a.clone() * mu_a + mu_b.clone() * mu_b).add_scalar(c1) * (saa + sbb).add_scalar(c2);

@@ -59,7 +59,7 @@ fn segmentation_output_is_on_the_input_grid() {
 }
 
 #[test]
-fn synthesis_2d_output_is_on_the_input_grid_and_rejects_3d() {
+fn synthesis_2d_output_is_on_the_input_grid_also_slice_by_slice() {
     let dev = Device::flex();
     let arch = ModelConfig::Dncnn(DnCnnConfig { depth: 3, features: 4, ..Default::default() });
     let c = card(arch.clone(), Task::Synthesis, Some([0.5, 0.5, 1.0]));
@@ -72,9 +72,14 @@ fn synthesis_2d_output_is_on_the_input_grid_and_rejects_3d() {
     let Prediction::Images(v) = p else { panic!("images expected") };
     assert_eq!(v[0].dims(), img.dims());
     assert_eq!(v[0].geometry(), img.geometry());
-    let vol = Volume::<f32>::zeros([8, 8, 4], Geometry::default()).unwrap();
-    let e = predict_volume(&pred, &spec, &[&vol], &mut |_, _| {}).unwrap_err();
-    assert!(e.to_string().contains("2-D"), "{e}");
+    // A volume goes slice by slice: every slice equals the slice run alone.
+    let vol =
+        Volume::from_vec([19, 23, 3], oblique(), (0..19 * 23 * 3).map(|i| (i % 7) as f32).collect()).unwrap();
+    let Prediction::Images(v3) = predict_volume(&pred, &spec, &[&vol], &mut |_, _| {}).unwrap() else {
+        panic!()
+    };
+    assert_eq!(v3[0].dims(), vol.dims());
+    assert_eq!(v3[0].geometry(), vol.geometry());
     let _ = SpatialDims::D2;
 }
 

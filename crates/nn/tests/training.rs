@@ -99,15 +99,17 @@ fn segmentation_trains_reproducibly_and_resumes_exactly() {
     assert_eq!(m.card.output.label_ids, vec![0, 4]);
     let img = ds.reader()(&ds.cases[0].files["image"]).unwrap().into_f32();
     let spec = InferenceSpec::from_card(&m.card);
-    let p = predict_volume(
+    // A 2-D model on a volume runs slice by slice: each slice segmented as if alone.
+    let Prediction::Labels(whole) = predict_volume(
         &BurnPredictor { network: &m.network, device: Device::flex() },
         &spec,
         &[&img],
         &mut |_, _| {},
     )
-    .unwrap_err();
-    // A 2-D model refuses a volume: it says so instead of guessing.
-    assert!(p.to_string().contains("2-D"), "{p}");
+    .unwrap() else {
+        panic!("labels")
+    };
+    assert_eq!(whole.geometry(), img.geometry());
     let slice = hounsfield_imgproc::grid::extract_slice(&img, hounsfield_imgproc::Axis::Z, 16).unwrap();
     let Prediction::Labels(l) = predict_volume(
         &BurnPredictor { network: &m.network, device: Device::flex() },
@@ -120,6 +122,12 @@ fn segmentation_trains_reproducibly_and_resumes_exactly() {
     };
     assert_eq!(l.geometry(), slice.geometry());
     assert!(l.labels().iter().all(|&x| x == 0 || x == 4));
+    let [nx, ny, _] = img.dims();
+    assert_eq!(
+        l.as_volume().data(),
+        &whole.as_volume().data()[16 * nx * ny..17 * nx * ny],
+        "slice 16 alone vs in the volume"
+    );
 }
 
 trait WithSeed {

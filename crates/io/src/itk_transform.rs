@@ -104,7 +104,8 @@ pub fn read(path: &Path) -> Result<Vec<ItkTransformEntry>, ItkTransformError> {
         std::fs::metadata(path).map_err(|source| ItkTransformError::Read { path: path.into(), source })?;
     check_alloc(meta.len() as u128, 1)
         .map_err(|source| ItkTransformError::TooLarge { source, path: path.into() })?;
-    let bytes = std::fs::read(path).map_err(|source| ItkTransformError::Read { path: path.into(), source })?;
+    let bytes =
+        std::fs::read(path).map_err(|source| ItkTransformError::Read { path: path.into(), source })?;
     let text = String::from_utf8(bytes).map_err(|e| ItkTransformError::Parse {
         line: 0,
         reason: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
@@ -243,7 +244,8 @@ pub fn write(path: &Path, entries: &[ItkTransformEntry]) -> Result<(), ItkTransf
 mod tests {
     use super::*;
 
-    const EULER: &str = "#Insight Transform File V1.0\n#Transform 0\nTransform: Euler3DTransform_double_3_3\n\
+    const EULER: &str =
+        "#Insight Transform File V1.0\n#Transform 0\nTransform: Euler3DTransform_double_3_3\n\
                          Parameters: 0.1 0.2 0.3 4 5 6\nFixedParameters: 1 2 3 0\n";
 
     #[test]
@@ -298,7 +300,8 @@ mod tests {
     fn failed_write_leaves_nothing_and_read_names_the_path() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.tfm");
-        let bad = ItkTransformEntry { type_name: "X".into(), parameters: vec![f64::NAN], fixed_parameters: vec![] };
+        let bad =
+            ItkTransformEntry { type_name: "X".into(), parameters: vec![f64::NAN], fixed_parameters: vec![] };
         assert!(write(&p, &[bad]).is_err());
         assert!(!p.exists());
         let e = read(&p).unwrap_err();

@@ -64,6 +64,22 @@ impl Samples {
     pub(crate) fn len(&self) -> usize {
         self.points.len()
     }
+
+    /// Keeps the samples that `map` sends inside the moving image (a whole grid keeps its
+    /// voxels and marks the others as outside the mask).
+    pub(crate) fn retain_inside(&mut self, inside: impl Fn(Vec3) -> bool + Sync) {
+        let keep: Vec<bool> =
+            self.points.par_iter().zip(self.in_mask.par_iter()).map(|(p, &m)| m && inside(*p)).collect();
+        if self.grid.is_some() {
+            self.in_mask = keep;
+            return;
+        }
+        let mut k = keep.iter();
+        self.points.retain(|_| *k.next().unwrap_or(&false));
+        let mut k = keep.iter();
+        self.fixed.retain(|_| *k.next().unwrap_or(&false));
+        self.in_mask = vec![true; self.points.len()];
+    }
 }
 
 /// The voxel offsets of `fixed` inside `mask` (all voxels without one).
@@ -90,7 +106,7 @@ pub(crate) enum Model<'a> {
 
 impl Model<'_> {
     #[inline]
-    fn map(&self, p: Vec3) -> Vec3 {
+    pub(crate) fn map(&self, p: Vec3) -> Vec3 {
         use hounsfield_core::Transform;
         match self {
             Model::Linear(t) => t.transform_point(p),
@@ -103,6 +119,9 @@ impl Model<'_> {
 /// after the optimized transform (`outer ∘ T`), and the metric.
 pub(crate) struct Problem<'a> {
     pub moving: &'a MovingImage,
+    /// Extend the moving image beyond its border (samples never become invalid, so the cost
+    /// is continuous): used once the samples have been restricted to those mapping inside.
+    pub extend: bool,
     pub moving_mask: Option<&'a MaskImage>,
     pub outer: Affine3,
     pub metric: &'a dyn SimilarityMetric,
@@ -112,7 +131,6 @@ pub(crate) struct Problem<'a> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Evaluation {
     pub value: f64,
-    pub valid: usize,
 }
 
 /// Fewest valid samples a metric is computed from: 1 % of the samples, at least 16.
@@ -152,7 +170,7 @@ impl Problem<'_> {
                             continue;
                         }
                     }
-                    if let Some((v, g)) = self.moving.sample(q) {
+                    if let Some((v, g)) = self.moving.sample(q, self.extend) {
                         mv[k] = v;
                         mg[k] = g;
                         vd[k] = true;
@@ -167,7 +185,7 @@ impl Problem<'_> {
         let input = MetricInput { fixed: &samples.fixed, moving: &moving, valid: &valid, grid: samples.grid };
         let Some(grad) = grad else {
             let value = self.metric.evaluate(&input, None)?;
-            return Ok(Evaluation { value, valid: nvalid });
+            return Ok(Evaluation { value });
         };
         let mut deriv = vec![0f64; n];
         let value = self.metric.evaluate(&input, Some(&mut deriv))?;
@@ -248,15 +266,20 @@ impl Problem<'_> {
             }
         }
         if !value.is_finite() || grad.iter().any(|g| !g.is_finite()) {
-            return Err(RegisterError::Diverged { when: when(), reason: "the metric or its gradient is not finite".into() });
+            return Err(RegisterError::Diverged {
+                when: when(),
+                reason: "the metric or its gradient is not finite".into(),
+            });
         }
-        Ok(Evaluation { value, valid: nvalid })
+        Ok(Evaluation { value })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    type EvalFn<'a> = dyn Fn(&[f64], Option<&mut [f64]>) -> f64 + 'a;
     use crate::metric::{MattesMutualInformation, MeanSquares};
     use crate::transform::{LinearKind, ParametricTransform};
     use hounsfield_core::Geometry;
@@ -267,7 +290,9 @@ mod tests {
             for j in 0..dims[1] {
                 for i in 0..dims[0] {
                     let p = g.index_to_world([i as f64, j as f64, k as f64]);
-                    let r2 = (p[0] - c[0]).powi(2) / 40.0 + (p[1] - c[1]).powi(2) / 25.0 + (p[2] - c[2]).powi(2) / 30.0;
+                    let r2 = (p[0] - c[0]).powi(2) / 40.0
+                        + (p[1] - c[1]).powi(2) / 25.0
+                        + (p[2] - c[2]).powi(2) / 30.0;
                     *v.get_mut(i, j, k).unwrap() = (100.0 * (-r2).exp() + 0.02 * p[0] * p[1]) as f32;
                 }
             }
@@ -292,23 +317,35 @@ mod tests {
             for j in 0..26 {
                 for i in 0..32 {
                     let p = gm.index_to_world([i as f64, j as f64, k as f64]);
-                    *moving_vol.get_mut(i, j, k).unwrap() = (3.0 * p[0] - 2.0 * p[1] + 1.5 * p[2] + 40.0) as f32;
+                    *moving_vol.get_mut(i, j, k).unwrap() =
+                        (3.0 * p[0] - 2.0 * p[1] + 1.5 * p[2] + 40.0) as f32;
                 }
             }
         }
-        let moving = MovingImage::new(&moving_vol).unwrap();
+        let moving = MovingImage::new(&moving_vol, crate::image::MovingInterpolation::Linear).unwrap();
         let samples = Samples::whole_grid(&fixed, None);
-        let mi = MattesMutualInformation::new(24, crate::metric::finite_range(&fixed), crate::metric::finite_range(&moving_vol)).unwrap();
+        let mi = MattesMutualInformation::new(
+            24,
+            crate::metric::finite_range(&fixed),
+            crate::metric::finite_range(&moving_vol),
+        )
+        .unwrap();
         let metrics: [&dyn SimilarityMetric; 2] = [&MeanSquares, &mi];
-        let outer = LinearTransform::euler3d([0.02, 0.0, -0.03], [0.2, 0.1, 0.0], [0.0; 3]).unwrap().to_affine3();
+        let outer =
+            LinearTransform::euler3d([0.02, 0.0, -0.03], [0.2, 0.1, 0.0], [0.0; 3]).unwrap().to_affine3();
         for metric in metrics {
-            let problem = Problem { moving: &moving, moving_mask: None, outer, metric };
-            let lin = LinearTransform::new(LinearKind::Affine3D, vec![1.01, 0.02, 0.0, -0.01, 0.98, 0.0, 0.0, 0.01, 1.0, 0.3, -0.2, 0.1], [0.5, 0.0, 0.0]).unwrap();
+            let problem = Problem { moving: &moving, extend: false, moving_mask: None, outer, metric };
+            let lin = LinearTransform::new(
+                LinearKind::Affine3D,
+                vec![1.01, 0.02, 0.0, -0.01, 0.98, 0.0, 0.0, 0.01, 1.0, 0.3, -0.2, 0.1],
+                [0.5, 0.0, 0.0],
+            )
+            .unwrap();
             let mut bs = BSplineTransform::for_image(dims, &g, 6.0).unwrap();
             let np = bs.num_parameters();
             let c: Vec<f64> = (0..np).map(|i| ((i * 31 % 17) as f64 - 8.0) * 0.05).collect();
             bs.set_parameters(&c).unwrap();
-            let check = |params: Vec<f64>, eval: &dyn Fn(&[f64], Option<&mut [f64]>) -> f64, tol: f64, h: f64| {
+            let check = |params: Vec<f64>, eval: &EvalFn<'_>, tol: f64, h: f64| {
                 let mut grad = vec![0.0; params.len()];
                 eval(&params, Some(&mut grad));
                 let scale = grad.iter().fold(0.0f64, |a, g| a.max(g.abs()));
@@ -319,7 +356,12 @@ mod tests {
                     p[j] -= 2.0 * h;
                     let cm = eval(&p, None);
                     let fd = (cp - cm) / (2.0 * h);
-                    assert!((fd - grad[j]).abs() <= tol * scale, "{} param {j}: fd {fd} vs {}", metric.name(), grad[j]);
+                    assert!(
+                        (fd - grad[j]).abs() <= tol * scale,
+                        "{} param {j}: fd {fd} vs {}",
+                        metric.name(),
+                        grad[j]
+                    );
                 }
             };
             let eval_lin = |p: &[f64], g: Option<&mut [f64]>| {

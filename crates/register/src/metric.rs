@@ -55,7 +55,8 @@ pub trait SimilarityMetric: Send + Sync + std::fmt::Debug {
 
     /// The cost, and `∂cost/∂m_i` written to `derivative` (same length as the samples; 0 for
     /// invalid samples) when given. At least one sample must be valid.
-    fn evaluate(&self, input: &MetricInput<'_>, derivative: Option<&mut [f64]>) -> Result<f64, RegisterError>;
+    fn evaluate(&self, input: &MetricInput<'_>, derivative: Option<&mut [f64]>)
+        -> Result<f64, RegisterError>;
 
     /// The cost with its derivatives with respect to the moving **and** the fixed values (the
     /// symmetric dense method moves both images). The default evaluates twice with the roles
@@ -128,9 +129,11 @@ pub fn build_metric(
         MetricKind::MeanSquares => Box::new(MeanSquares),
         MetricKind::Correlation => Box::new(Correlation),
         MetricKind::LocalCorrelation => Box::new(LocalCorrelation::new(opts.lncc_radius, fixed.is_2d())),
-        MetricKind::MattesMutualInformation => {
-            Box::new(MattesMutualInformation::new(opts.histogram_bins, finite_range(fixed), finite_range(moving))?)
-        }
+        MetricKind::MattesMutualInformation => Box::new(MattesMutualInformation::new(
+            opts.histogram_bins,
+            finite_range(fixed),
+            finite_range(moving),
+        )?),
     })
 }
 
@@ -230,7 +233,11 @@ impl SimilarityMetric for Correlation {
         let degenerate = !(cff > 1e-12 * sff.abs().max(1e-300) && cmm > 1e-12 * smm.abs().max(1e-300));
         let value = if degenerate { 0.0 } else { -cfm * cfm / (cff * cmm) };
         if let Some(d) = derivative {
-            let (a, b) = if degenerate { (0.0, 0.0) } else { (2.0 * cfm / (cff * cmm), 2.0 * cfm * cfm / (cff * cmm * cmm)) };
+            let (a, b) = if degenerate {
+                (0.0, 0.0)
+            } else {
+                (2.0 * cfm / (cff * cmm), 2.0 * cfm * cfm / (cff * cmm * cmm))
+            };
             d.par_iter_mut().enumerate().with_min_len(4096).for_each(|(i, out)| {
                 *out = if s.valid[i] {
                     -(a * (s.fixed[i] as f64 - fbar) - b * (s.moving[i] as f64 - mbar))
@@ -285,7 +292,11 @@ fn bspline3_deriv(x: f64) -> f64 {
 
 impl MattesMutualInformation {
     /// `bins` histogram bins (at least 8) over the fixed and moving intensity ranges.
-    pub fn new(bins: usize, fixed_range: (f64, f64), moving_range: (f64, f64)) -> Result<Self, RegisterError> {
+    pub fn new(
+        bins: usize,
+        fixed_range: (f64, f64),
+        moving_range: (f64, f64),
+    ) -> Result<Self, RegisterError> {
         if !(8..=1024).contains(&bins) {
             return Err(crate::error::invalid("histogram_bins", format!("{bins} is outside 8..=1024")));
         }
@@ -345,10 +356,13 @@ impl SimilarityMetric for MattesMutualInformation {
                     h
                 },
             )
-            .reduce(|| vec![0.0f64; b * b + 1], |mut a, c| {
-                a.iter_mut().zip(&c).for_each(|(x, y)| *x += y);
-                a
-            });
+            .reduce(
+                || vec![0.0f64; b * b + 1],
+                |mut a, c| {
+                    a.iter_mut().zip(&c).for_each(|(x, y)| *x += y);
+                    a
+                },
+            );
         let n = hist[b * b];
         if n == 0.0 {
             return Err(no_samples());
@@ -503,7 +517,10 @@ impl LocalCorrelation {
         d_fixed: Option<&mut [f64]>,
     ) -> Result<f64, RegisterError> {
         let Some(dims) = s.grid else {
-            return Err(crate::error::invalid("metric", "local correlation needs every voxel of a grid as samples"));
+            return Err(crate::error::invalid(
+                "metric",
+                "local correlation needs every voxel of a grid as samples",
+            ));
         };
         let len = s.fixed.len();
         check_alloc(len as u128 * 16, 8)?;
@@ -526,8 +543,12 @@ impl LocalCorrelation {
         let (mf, mm) = (gf / nv, gm / nv);
         let var_f = (gff / nv - mf * mf).max(0.0);
         let var_m = (gmm / nv - mm * mm).max(0.0);
-        let fi: Vec<f64> = (0..len).into_par_iter().map(|i| if s.valid[i] { s.fixed[i] as f64 - mf } else { 0.0 }).collect();
-        let mi: Vec<f64> = (0..len).into_par_iter().map(|i| if s.valid[i] { s.moving[i] as f64 - mm } else { 0.0 }).collect();
+        let fi: Vec<f64> =
+            (0..len).into_par_iter().map(|i| if s.valid[i] { s.fixed[i] as f64 - mf } else { 0.0 }).collect();
+        let mi: Vec<f64> = (0..len)
+            .into_par_iter()
+            .map(|i| if s.valid[i] { s.moving[i] as f64 - mm } else { 0.0 })
+            .collect();
         let mut sums: Vec<Vec<f64>> = vec![
             s.valid.par_iter().map(|&b| if b { 1.0 } else { 0.0 }).collect(),
             fi.clone(),
@@ -561,10 +582,17 @@ impl LocalCorrelation {
             let bp = a * cij / cii;
             Some((cc, [a, a * ibar, b, b * jbar, a * jbar, bp, bp * ibar]))
         };
-        let cc_sum: f64 = (0..len).into_par_iter().with_min_len(4096).filter_map(|x| flat(x).map(|v| v.0)).sum();
+        let cc_sum: f64 =
+            (0..len).into_par_iter().with_min_len(4096).filter_map(|x| flat(x).map(|v| v.0)).sum();
         let mut coef: Vec<Vec<f64>> = (0..7)
             .into_par_iter()
-            .map(|c| if needed(c) { (0..len).map(|x| flat(x).map_or(0.0, |v| v.1[c])).collect() } else { Vec::new() })
+            .map(|c| {
+                if needed(c) {
+                    (0..len).map(|x| flat(x).map_or(0.0, |v| v.1[c])).collect()
+                } else {
+                    Vec::new()
+                }
+            })
             .collect();
         coef.par_iter_mut().filter(|a| !a.is_empty()).for_each(|a| box_sum(a, dims, self.radius));
         let scale = -1.0 / nv;
@@ -620,7 +648,15 @@ mod tests {
     use super::*;
 
     /// Checks `derivative` against central differences of the cost in a few moving values.
-    fn check_derivative(metric: &dyn SimilarityMetric, fixed: &[f32], moving: &[f32], valid: &[bool], grid: Option<[usize; 3]>, h: f32, tol: f64) {
+    fn check_derivative(
+        metric: &dyn SimilarityMetric,
+        fixed: &[f32],
+        moving: &[f32],
+        valid: &[bool],
+        grid: Option<[usize; 3]>,
+        h: f32,
+        tol: f64,
+    ) {
         let input = MetricInput { fixed, moving, valid, grid };
         let mut d = vec![0.0; fixed.len()];
         metric.evaluate(&input, Some(&mut d)).unwrap();
@@ -637,13 +673,19 @@ mod tests {
             let cm = metric.evaluate(&MetricInput { moving: &mm, ..input }, None).unwrap();
             // The perturbation actually stored in f32.
             let fd = (cp - cm) / (mp[i] as f64 - mm[i] as f64);
-            assert!((fd - d[i]).abs() <= tol * d[i].abs().max(1e-6), "{} sample {i}: fd {fd} vs {}", metric.name(), d[i]);
+            assert!(
+                (fd - d[i]).abs() <= tol * d[i].abs().max(1e-6),
+                "{} sample {i}: fd {fd} vs {}",
+                metric.name(),
+                d[i]
+            );
         }
     }
 
     fn pair(n: usize) -> (Vec<f32>, Vec<f32>, Vec<bool>) {
         let f: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32).sin() * 50.0 + 100.0).collect();
-        let m: Vec<f32> = f.iter().enumerate().map(|(i, v)| 0.8 * v + 10.0 * ((i % 7) as f32).cos()).collect();
+        let m: Vec<f32> =
+            f.iter().enumerate().map(|(i, v)| 0.8 * v + 10.0 * ((i % 7) as f32).cos()).collect();
         let valid: Vec<bool> = (0..n).map(|i| i % 13 != 5).collect();
         (f, m, valid)
     }
@@ -670,7 +712,9 @@ mod tests {
         check_derivative(&l, &f, &m, &v, Some(dims), 1e-2, 1e-3);
         let all = vec![true; n];
         let lin: Vec<f32> = f.iter().map(|x| 3.0 * x - 7.0).collect();
-        let c = l.evaluate(&MetricInput { fixed: &f, moving: &lin, valid: &all, grid: Some(dims) }, None).unwrap();
+        let c = l
+            .evaluate(&MetricInput { fixed: &f, moving: &lin, valid: &all, grid: Some(dims) }, None)
+            .unwrap();
         // 1e-9: a linear intensity change is a perfect local correlation.
         assert!((c + 1.0).abs() < 1e-9, "{c}");
         assert!(l.evaluate(&MetricInput { fixed: &f, moving: &m, valid: &all, grid: None }, None).is_err());
@@ -683,8 +727,10 @@ mod tests {
         let g: Vec<f32> = f.iter().map(|x| ((x - 100.0) / 20.0).powi(2)).collect();
         let shuffled: Vec<f32> = (0..500).map(|i| g[(i * 7) % 500]).collect();
         let mi = MattesMutualInformation::new(32, (40.0, 160.0), (0.0, 7.0)).unwrap();
-        let aligned = mi.evaluate(&MetricInput { fixed: &f, moving: &g, valid: &v, grid: None }, None).unwrap();
-        let wrong = mi.evaluate(&MetricInput { fixed: &f, moving: &shuffled, valid: &v, grid: None }, None).unwrap();
+        let aligned =
+            mi.evaluate(&MetricInput { fixed: &f, moving: &g, valid: &v, grid: None }, None).unwrap();
+        let wrong =
+            mi.evaluate(&MetricInput { fixed: &f, moving: &shuffled, valid: &v, grid: None }, None).unwrap();
         assert!(aligned < wrong - 0.5, "{aligned} vs {wrong}");
     }
 

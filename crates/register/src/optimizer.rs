@@ -17,11 +17,14 @@ pub enum OptimizerKind {
     /// Regular-step gradient descent: fixed-length steps along the normalized gradient,
     /// halved whenever the gradient turns back; deterministic samples.
     RegularStepGradientDescent,
-    /// Limited-memory BFGS with a backtracking line search; deterministic samples.
+    /// Limited-memory BFGS with a backtracking line search on a fixed sample set per level
+    /// (the default: with the smooth cost of B-spline interpolation it converges to a small
+    /// fraction of a voxel, e.g. 0.06 mm / 0.02° on a 64³ head phantom).
+    #[default]
     Lbfgs,
     /// Adaptive stochastic gradient descent with new random samples every iteration and
-    /// automatically estimated gains (the default: elastix's choice, fast on large images).
-    #[default]
+    /// automatically estimated gains (elastix's choice: cheap iterations on large images, but
+    /// sampling noise limits precision to a few tenths of a voxel).
     AdaptiveStochastic,
 }
 
@@ -43,6 +46,11 @@ pub(crate) trait Objective {
     }
     /// Draws new random samples (stochastic optimizers).
     fn resample(&mut self) {}
+    /// The largest displacement (mm) of the sample points caused by the parameter change
+    /// `dx` (scaled): Klein 2009's measure for gain estimation. Default: `|dx|`.
+    fn max_displacement(&self, dx: &[f64]) -> f64 {
+        norm(dx)
+    }
     /// Reports progress (iteration, cost).
     fn progress(&mut self, _iteration: usize, _value: f64) {}
 }
@@ -74,7 +82,11 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-pub(crate) fn run(obj: &mut dyn Objective, x0: Vec<f64>, s: &RunSettings) -> Result<RunResult, RegisterError> {
+pub(crate) fn run(
+    obj: &mut dyn Objective,
+    x0: Vec<f64>,
+    s: &RunSettings,
+) -> Result<RunResult, RegisterError> {
     if !(s.max_step.is_finite() && s.max_step > 0.0) {
         return Err(invalid("max_step", format!("{} is not a positive step", s.max_step)));
     }
@@ -85,7 +97,11 @@ pub(crate) fn run(obj: &mut dyn Objective, x0: Vec<f64>, s: &RunSettings) -> Res
     }
 }
 
-fn regular_step(obj: &mut dyn Objective, mut x: Vec<f64>, s: &RunSettings) -> Result<RunResult, RegisterError> {
+fn regular_step(
+    obj: &mut dyn Objective,
+    mut x: Vec<f64>,
+    s: &RunSettings,
+) -> Result<RunResult, RegisterError> {
     let n = x.len();
     let mut g = vec![0.0; n];
     let mut g_prev: Option<Vec<f64>> = None;
@@ -122,9 +138,10 @@ fn lbfgs(obj: &mut dyn Objective, mut x: Vec<f64>, s: &RunSettings) -> Result<Ru
     let mut f = obj.evaluate(&x, &mut g)?;
     obj.progress(0, f);
     let mut hist: std::collections::VecDeque<(Vec<f64>, Vec<f64>, f64)> = std::collections::VecDeque::new();
+    let g0 = norm(&g);
     let mut it = 0;
     while it < s.iterations {
-        if norm(&g) <= s.min_step * 1e-3 {
+        if norm(&g) <= 1e-6 * g0 {
             break;
         }
         // Two-loop recursion (Nocedal & Wright Alg. 7.4).
@@ -190,7 +207,8 @@ fn lbfgs(obj: &mut dyn Objective, mut x: Vec<f64>, s: &RunSettings) -> Result<Ru
         std::mem::swap(&mut g, &mut g_new);
         it += 1;
         obj.progress(it, f);
-        if norm(&sv) < s.min_step && decrease <= 1e-9 * f.abs().max(1e-12) {
+        // Converged: the step is below min_step and the cost no longer moves.
+        if norm(&sv) < s.min_step && decrease <= 1e-6 * f.abs().max(1e-300) {
             break;
         }
     }
@@ -209,29 +227,32 @@ fn asgd(obj: &mut dyn Objective, mut x: Vec<f64>, s: &RunSettings) -> Result<Run
     const A: f64 = 20.0;
     const ALPHA: f64 = 1.0;
     let n = x.len();
-    // Gain estimation (Klein 2009 §3.2, simplified): an exact gradient sets `a` so that the
-    // first step moves the most sensitive parameter by `max_step`; the spread of a few
-    // stochastic gradients around it sets the sigmoid's scale.
+    // Gain estimation (Klein 2009 §3.2): `a` makes the expected largest voxel displacement of
+    // the first step `max_step`; the displacement of a gradient step is measured through the
+    // transform's Jacobian at the samples, over the exact gradient and a few stochastic ones.
+    // The spread of the stochastic gradients around the exact one (the noise) sets the
+    // sigmoid's scale.
     let mut g_exact = vec![0.0; n];
     obj.evaluate_exact(&x, &mut g_exact)?;
-    let gmax = g_exact.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    let mut disp2 = obj.max_displacement(&g_exact).powi(2);
     let mut noise = 0.0;
     let mut g = vec![0.0; n];
-    const DRAWS: usize = 3;
-    let mut gmax_noisy: f64 = 0.0;
+    const DRAWS: usize = 4;
     for _ in 0..DRAWS {
         obj.resample();
         obj.evaluate(&x, &mut g)?;
         noise += g.iter().zip(&g_exact).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / DRAWS as f64;
-        gmax_noisy = gmax_noisy.max(g.iter().fold(0.0f64, |a, v| a.max(v.abs())));
+        disp2 = disp2.max(obj.max_displacement(&g).powi(2));
     }
-    let scale = gmax.max(0.5 * gmax_noisy).max(1e-300);
-    let a = s.max_step * (A + 1.0).powf(ALPHA) / scale;
-    let omega = (0.1 * noise).max(1e-12 * scale * scale).max(1e-300);
+    let disp = disp2.sqrt().max(1e-300);
+    let a = s.max_step * (A + 1.0).powf(ALPHA) / disp;
+    let gn2 = dot(&g_exact, &g_exact);
+    let omega = (0.1 * noise).max(1e-8 * gn2).max(1e-300);
     let mut t = 0.0f64;
     let mut g_prev: Option<Vec<f64>> = None;
     let mut value = f64::INFINITY;
     let mut it = 0;
+    let mut step = vec![0.0; n];
     while it < s.iterations {
         obj.resample();
         value = obj.evaluate(&x, &mut g)?;
@@ -241,7 +262,14 @@ fn asgd(obj: &mut dyn Objective, mut x: Vec<f64>, s: &RunSettings) -> Result<Run
             t = (t + sigmoid(-dot(&g, p), omega)).max(0.0);
         }
         let gamma = a / (t + A).powf(ALPHA);
-        x.iter_mut().zip(&g).for_each(|(xi, gi)| *xi -= gamma * gi);
+        step.iter_mut().zip(&g).for_each(|(d, gi)| *d = gamma * gi);
+        // Safeguard: no step moves a sample point more than twice the target.
+        let moved = obj.max_displacement(&step);
+        if moved > 2.0 * s.max_step {
+            let k = 2.0 * s.max_step / moved;
+            step.iter_mut().for_each(|d| *d *= k);
+        }
+        x.iter_mut().zip(&step).for_each(|(xi, d)| *xi -= d);
         g_prev = Some(g.clone());
     }
     Ok(RunResult { x, value, iterations: it })
@@ -264,7 +292,11 @@ mod tests {
             for i in 0..3 {
                 let d = x[i] - c[i];
                 f += 0.5 * w[i] * d * d;
-                let noise = if self.noisy { 0.05 * (((self.k * 7 + i as u64 * 13) % 11) as f64 - 5.0) / 5.0 } else { 0.0 };
+                let noise = if self.noisy {
+                    0.05 * (((self.k * 7 + i as u64 * 13) % 11) as f64 - 5.0) / 5.0
+                } else {
+                    0.0
+                };
                 g[i] = w[i] * d + noise;
             }
             Ok(f)
@@ -295,8 +327,8 @@ mod tests {
             let s = RunSettings { kind, iterations: iters, max_step: 1.0, min_step: 1e-4 };
             let r = run(&mut b, vec![0.0, 0.0, 0.0], &s).unwrap();
             let want = [1.0, 3.0, -2.0];
-            for i in 0..3 {
-                assert!((r.x[i] - want[i]).abs() < tol, "{kind:?}: {:?}", r.x);
+            for (x, w) in r.x.iter().zip(want) {
+                assert!((x - w).abs() < tol, "{kind:?}: {:?}", r.x);
             }
         }
     }

@@ -4,7 +4,9 @@
 
 use hounsfield_core::linalg::Vec3;
 use hounsfield_core::{Geometry, LabelVolume, Transform, Volume};
-use hounsfield_metrics::registration::{jacobian_determinant, jacobian_stats, tre, JacobianStats, TreSummary};
+use hounsfield_metrics::registration::{
+    jacobian_determinant, jacobian_stats, tre, JacobianStats, TreSummary,
+};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -19,7 +21,9 @@ pub fn dice(a: &LabelVolume, b: &LabelVolume, label: u16) -> Result<f64, Registe
         .data()
         .par_iter()
         .zip(b.data().par_iter())
-        .map(|(&x, &y)| (usize::from(x == label && y == label), usize::from(x == label), usize::from(y == label)))
+        .map(|(&x, &y)| {
+            (usize::from(x == label && y == label), usize::from(x == label), usize::from(y == label))
+        })
         .reduce(|| (0, 0, 0), |p, q| (p.0 + q.0, p.1 + q.1, p.2 + q.2));
     Ok(if na + nb == 0 { 1.0 } else { 2.0 * inter as f64 / (na + nb) as f64 })
 }
@@ -46,21 +50,18 @@ pub fn dice_per_label(a: &LabelVolume, b: &LabelVolume) -> Result<Vec<LabelDice>
         .data()
         .par_iter()
         .zip(b.data().par_iter())
-        .fold(
-            || std::collections::HashMap::<u16, [usize; 3]>::new(),
-            |mut m, (&x, &y)| {
-                if x != 0 {
-                    m.entry(x).or_default()[0] += 1;
-                }
-                if y != 0 {
-                    m.entry(y).or_default()[1] += 1;
-                }
-                if x != 0 && x == y {
-                    m.entry(x).or_default()[2] += 1;
-                }
-                m
-            },
-        )
+        .fold(std::collections::HashMap::<u16, [usize; 3]>::new, |mut m, (&x, &y)| {
+            if x != 0 {
+                m.entry(x).or_default()[0] += 1;
+            }
+            if y != 0 {
+                m.entry(y).or_default()[1] += 1;
+            }
+            if x != 0 && x == y {
+                m.entry(x).or_default()[2] += 1;
+            }
+            m
+        })
         .reduce(std::collections::HashMap::new, |mut a, b| {
             for (k, v) in b {
                 let e = a.entry(k).or_default();
@@ -82,7 +83,11 @@ pub fn dice_per_label(a: &LabelVolume, b: &LabelVolume) -> Result<Vec<LabelDice>
 
 /// The Jacobian determinant of `transform` at every voxel of a grid (the transform is sampled
 /// as a displacement field there, then differentiated as [`jacobian_determinant`] does).
-pub fn jacobian_map(transform: &dyn Transform, dims: [usize; 3], geometry: &Geometry) -> Result<Volume<f32>, RegisterError> {
+pub fn jacobian_map(
+    transform: &dyn Transform,
+    dims: [usize; 3],
+    geometry: &Geometry,
+) -> Result<Volume<f32>, RegisterError> {
     let f = sample_transform(transform, dims, geometry)?;
     Ok(jacobian_determinant(&f)?)
 }
@@ -98,7 +103,8 @@ pub fn jacobian_summary(
     let Some(mask) = mask else { return Ok(jacobian_stats(&f)?) };
     let j = jacobian_determinant(&f)?;
     j.require_same_grid(mask)?;
-    let vals: Vec<f64> = j.data().iter().zip(mask.data()).filter(|(_, &m)| m != 0).map(|(&v, _)| v as f64).collect();
+    let vals: Vec<f64> =
+        j.data().iter().zip(mask.data()).filter(|(_, &m)| m != 0).map(|(&v, _)| v as f64).collect();
     if vals.is_empty() {
         return Err(RegisterError::EmptyMask { which: "evaluation", detail: String::new() });
     }
@@ -147,7 +153,8 @@ pub fn assess(
         }
         None => Vec::new(),
     };
-    let mean_dice = if dice.is_empty() { f64::NAN } else { dice.iter().map(|d| d.dice).sum::<f64>() / dice.len() as f64 };
+    let mean_dice =
+        if dice.is_empty() { f64::NAN } else { dice.iter().map(|d| d.dice).sum::<f64>() / dice.len() as f64 };
     let jacobian = jacobian_summary(transform, dims, geometry, None)?;
     let folding_percent = 100.0 * jacobian.folding_fraction;
     Ok(QualityReport { tre, dice, mean_dice, jacobian, folding_percent })

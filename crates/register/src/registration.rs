@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::diffeo::{register_velocity, DiffeoOptions};
 use crate::error::{invalid, RegisterError};
-use crate::image::{check_pair, Pyramid};
+use crate::image::{check_pair, MovingInterpolation, Pyramid};
 use crate::metric::{MetricKind, MetricOptions};
 use crate::optimizer::OptimizerKind;
 use crate::parametric::{build_levels, run_stage, Owned, Sampling, StageSettings};
@@ -54,19 +54,42 @@ impl TransformType {
 /// Options of the B-spline stage.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BSplineOptions {
-    /// Control point spacing at the finest level, mm (default 10, elastix's
-    /// `FinalGridSpacingInPhysicalUnits`).
-    pub control_spacing_mm: f64,
+    /// Control point spacing at the finest level, mm. `None` (the default): 10 mm (elastix's
+    /// `FinalGridSpacingInPhysicalUnits`) but at least 5 voxels of the fixed image, since a
+    /// grid finer than that has too few samples per control point to stay regular (on a 48³
+    /// head phantom with 4.6 mm voxels a 10 mm grid folded 0.5 % of the voxels).
+    pub control_spacing_mm: Option<f64>,
     /// Weight of the bending energy (mm², added to the metric; default 1, elastix's
     /// `Metric1Weight` for its `TransformBendingEnergyPenalty`).
     pub bending_weight: f64,
-    /// Iterations per level, coarsest first (default 200 each; the last value repeats).
+    /// Iterations per level, coarsest first (default 100 each; the last value repeats).
     pub iterations: Vec<usize>,
+    /// Fixed-image sampling of the B-spline stage (default 2¹⁵ random samples per level: the
+    /// cost of an evaluation is then independent of the image size, as in elastix, which
+    /// draws 2048 per iteration).
+    pub sampling: Sampling,
 }
 
 impl Default for BSplineOptions {
     fn default() -> Self {
-        Self { control_spacing_mm: 10.0, bending_weight: 1.0, iterations: vec![200] }
+        Self {
+            control_spacing_mm: None,
+            bending_weight: 1.0,
+            iterations: vec![100],
+            sampling: Sampling::Random { count: 1 << 15 },
+        }
+    }
+}
+
+impl BSplineOptions {
+    /// The finest control spacing (mm) for a fixed image with voxel `spacing` (see
+    /// [`BSplineOptions::control_spacing_mm`]).
+    pub fn control_spacing_for(&self, spacing: [f64; 3], two_d: bool) -> f64 {
+        self.control_spacing_mm.unwrap_or_else(|| {
+            let mean =
+                if two_d { 0.5 * (spacing[0] + spacing[1]) } else { spacing.iter().sum::<f64>() / 3.0 };
+            (5.0 * mean).max(10.0)
+        })
     }
 }
 
@@ -93,6 +116,8 @@ pub struct RegistrationOptions {
     pub iterations: Vec<usize>,
     /// Fixed-image sampling of the parametric stages.
     pub sampling: Sampling,
+    /// Interpolation of the moving image while optimizing.
+    pub interpolation: MovingInterpolation,
     /// B-spline stage options.
     pub bspline: BSplineOptions,
     /// Diffeomorphic stage options.
@@ -113,6 +138,7 @@ impl Default for RegistrationOptions {
             optimizer: OptimizerKind::default(),
             iterations: vec![200],
             sampling: Sampling::default(),
+            interpolation: MovingInterpolation::default(),
             bspline: BSplineOptions::default(),
             diffeo: DiffeoOptions::default(),
             seed: 0,
@@ -220,7 +246,9 @@ fn linear_stages(t: TransformType, two_d: bool) -> Vec<(&'static str, LinearKind
         TransformType::Translation => vec![("translation", tr)],
         TransformType::Rigid => vec![("rigid", rigid)],
         TransformType::Similarity => vec![("rigid", rigid), ("similarity", sim)],
-        TransformType::Affine | TransformType::BSpline | TransformType::Syn => vec![("rigid", rigid), ("affine", aff)],
+        TransformType::Affine | TransformType::BSpline | TransformType::Syn => {
+            vec![("rigid", rigid), ("affine", aff)]
+        }
     }
 }
 
@@ -255,7 +283,7 @@ pub fn register(
     let nstages = stages.len() + usize::from(deformable);
     let mut linear =
         initial_transform(stages[0].1, fixed, moving, opts.initialization, masks.fixed, masks.moving)?;
-    let pyr = build_levels(fixed, moving, masks.fixed, masks.moving, &opts.pyramid)?;
+    let pyr = build_levels(fixed, moving, masks.fixed, masks.moving, &opts.pyramid, opts.interpolation)?;
     let identity = hounsfield_core::Affine3 { m: hounsfield_core::linalg::IDENTITY3, t: [0.0; 3] };
     let mut reports = Vec::new();
     for (i, (name, kind)) in stages.iter().enumerate() {
@@ -280,8 +308,9 @@ pub fn register(
     let transform = match opts.transform {
         TransformType::BSpline => {
             let b = &opts.bspline;
-            if !(b.control_spacing_mm.is_finite() && b.control_spacing_mm > 0.0) {
-                return Err(invalid("control_spacing_mm", format!("{} is not a positive spacing", b.control_spacing_mm)));
+            let control = b.control_spacing_for(fixed.geometry().spacing, two_d);
+            if !(control.is_finite() && control > 0.0) {
+                return Err(invalid("control_spacing_mm", format!("{control} is not a positive spacing")));
             }
             if !(b.bending_weight.is_finite() && b.bending_weight >= 0.0) {
                 return Err(invalid("bending_weight", format!("{} is not a weight ≥ 0", b.bending_weight)));
@@ -289,7 +318,7 @@ pub fn register(
             // Control spacing doubles every two levels towards the coarsest (elastix's √2
             // schedule).
             let spacings: Vec<f64> =
-                (0..levels).map(|l| b.control_spacing_mm * 2f64.sqrt().powi((levels - 1 - l) as i32)).collect();
+                (0..levels).map(|l| control * 2f64.sqrt().powi((levels - 1 - l) as i32)).collect();
             let start_b = BSplineTransform::for_image(fixed.dims(), fixed.geometry(), spacings[0])?;
             let settings = StageSettings {
                 name: "bspline",
@@ -299,11 +328,18 @@ pub fn register(
                 metric_options: opts.metric_options,
                 optimizer: opts.optimizer,
                 iterations: per_level(&b.iterations, levels, "bspline iterations")?,
-                sampling: opts.sampling,
+                sampling: b.sampling,
                 seed: opts.seed,
             };
             let outer = linear.to_affine3();
-            let (out, lr) = run_stage(&pyr, Owned::BSpline(start_b), outer, &settings, Some((&spacings, b.bending_weight)), progress)?;
+            let (out, lr) = run_stage(
+                &pyr,
+                Owned::BSpline(start_b),
+                outer,
+                &settings,
+                Some((&spacings, b.bending_weight)),
+                progress,
+            )?;
             reports.push(StageReport { name: "bspline".into(), levels: lr });
             match out {
                 Owned::BSpline(t) => AnyTransform::Composite(vec![linear.clone().into(), t.into()]),

@@ -118,7 +118,10 @@ impl BSplineTransform {
         let n = size.iter().try_fold(1usize, |a, &s| a.checked_mul(s)).unwrap_or(usize::MAX);
         check_alloc(n as u128 * dimension as u128, 8)?;
         if coef.len() != n * dimension {
-            return Err(bad_params(name, format!("{} parameters, expected {} for grid {size:?}", coef.len(), n * dimension)));
+            return Err(bad_params(
+                name,
+                format!("{} parameters, expected {} for grid {size:?}", coef.len(), n * dimension),
+            ));
         }
         if coef.iter().any(|v| !v.is_finite()) {
             return Err(bad_params(name, "a coefficient is not finite"));
@@ -138,14 +141,18 @@ impl BSplineTransform {
         geometry: &Geometry,
         control_spacing_mm: f64,
     ) -> Result<Self, RegisterError> {
-        Self::for_image_with_mesh(dims, geometry, |extent| (extent / control_spacing_mm).ceil())
-            .and_then(|t| {
+        Self::for_image_with_mesh(dims, geometry, |extent| (extent / control_spacing_mm).ceil()).and_then(
+            |t| {
                 if control_spacing_mm.is_finite() && control_spacing_mm > 0.0 {
                     Ok(t)
                 } else {
-                    Err(bad_params(ITK_NAME_3D, format!("control spacing {control_spacing_mm} mm is not positive")))
+                    Err(bad_params(
+                        ITK_NAME_3D,
+                        format!("control spacing {control_spacing_mm} mm is not positive"),
+                    ))
                 }
-            })
+            },
+        )
     }
 
     fn for_image_with_mesh(
@@ -202,7 +209,10 @@ impl BSplineTransform {
     /// Replaces the coefficients (same count).
     pub fn set_coefficients(&mut self, c: &[f64]) -> Result<(), RegisterError> {
         if c.len() != self.coef.len() {
-            return Err(bad_params(self.itk_name(), format!("{} parameters, expected {}", c.len(), self.coef.len())));
+            return Err(bad_params(
+                self.itk_name(),
+                format!("{} parameters, expected {}", c.len(), self.coef.len()),
+            ));
         }
         if c.iter().any(|v| !v.is_finite()) {
             return Err(bad_params(self.itk_name(), "a coefficient is not finite"));
@@ -239,7 +249,10 @@ impl BSplineTransform {
         let d = dimension;
         let name = if d == 2 { ITK_NAME_2D } else { ITK_NAME_3D };
         if fixed.len() != d * (3 + d) {
-            return Err(bad_params(name, format!("{} fixed parameters, expected {}", fixed.len(), d * (3 + d))));
+            return Err(bad_params(
+                name,
+                format!("{} fixed parameters, expected {}", fixed.len(), d * (3 + d)),
+            ));
         }
         let mut size = [1usize; 3];
         let mut origin = [0.0; 3];
@@ -247,7 +260,7 @@ impl BSplineTransform {
         let mut direction = linalg::IDENTITY3;
         for a in 0..d {
             let s = fixed[a];
-            if !(s >= 4.0 && s <= 1e7 && s.fract() == 0.0) {
+            if !((4.0..=1e7).contains(&s) && s.fract() == 0.0) {
                 return Err(bad_params(name, format!("grid size {s} is not an integer ≥ 4")));
             }
             size[a] = s as usize;
@@ -262,13 +275,14 @@ impl BSplineTransform {
 
     /// The nodes and weights at world point `p`, or `None` outside the valid region.
     #[inline]
+    #[allow(clippy::needless_range_loop)] // grid coordinate, size and weights per axis
     pub(crate) fn support(&self, p: Vec3) -> Option<Support> {
         let g = self.w2g.apply(p);
         let mut s = Support { base: [0; 3], w: [[1.0, 0.0, 0.0, 0.0]; 3] };
         for a in 0..self.dim {
             let max = self.size[a] as f64 - 2.0;
             let mut x = g[a];
-            if !(x >= 1.0) {
+            if x.is_nan() || x < 1.0 {
                 return None;
             }
             if x >= max {
@@ -368,7 +382,10 @@ impl BSplineTransform {
     /// level (as ITK's and elastix's grid schedules do).
     pub fn refined(&self, control_spacing_mm: f64) -> Result<Self, RegisterError> {
         if !(control_spacing_mm.is_finite() && control_spacing_mm > 0.0) {
-            return Err(bad_params(self.itk_name(), format!("control spacing {control_spacing_mm} mm is not positive")));
+            return Err(bad_params(
+                self.itk_name(),
+                format!("control spacing {control_spacing_mm} mm is not positive"),
+            ));
         }
         let mut out = self.clone();
         let mut n = 1usize;
@@ -513,8 +530,18 @@ impl BendingEnergy {
     /// Precomputes the 1-D Gram matrices of the grid of `t`.
     pub fn new(t: &BSplineTransform) -> Self {
         // 4-point Gauss–Legendre on each unit cell: exact for the degree-6 products.
-        const X: [f64; 4] = [-0.861_136_311_594_052_6, -0.339_981_043_584_856_3, 0.339_981_043_584_856_3, 0.861_136_311_594_052_6];
-        const W: [f64; 4] = [0.347_854_845_137_453_8, 0.652_145_154_862_546_1, 0.652_145_154_862_546_1, 0.347_854_845_137_453_8];
+        const X: [f64; 4] = [
+            -0.861_136_311_594_052_6,
+            -0.339_981_043_584_856_3,
+            0.339_981_043_584_856_3,
+            0.861_136_311_594_052_6,
+        ];
+        const W: [f64; 4] = [
+            0.347_854_845_137_453_8,
+            0.652_145_154_862_546_1,
+            0.652_145_154_862_546_1,
+            0.347_854_845_137_453_8,
+        ];
         let f: [fn(f64) -> f64; 3] = [beta, beta1, beta2];
         let gram: [[Band; 3]; 3] = std::array::from_fn(|d| {
             std::array::from_fn(|a| {
@@ -529,10 +556,10 @@ impl BendingEnergy {
                         let wq = 0.5 * W[q];
                         let lo = cell.saturating_sub(1);
                         let hi = (cell + 2).min(n - 1);
-                        for i in lo..=hi {
+                        for (i, row) in band.iter_mut().enumerate().take(hi + 1).skip(lo) {
                             for j in lo..=hi {
                                 let off = j as isize - i as isize + 3;
-                                band[i][off as usize] += wq * f[d](u - i as f64) * f[d](u - j as f64);
+                                row[off as usize] += wq * f[d](u - i as f64) * f[d](u - j as f64);
                             }
                         }
                     }
@@ -565,8 +592,8 @@ impl BendingEnergy {
     fn apply(&self, c: &[f64], orders: [usize; 3]) -> Vec<f64> {
         let mut cur = c.to_vec();
         let mut tmp = vec![0.0; c.len()];
-        for a in 0..self.dim {
-            self.apply_axis(&cur, &mut tmp, a, &self.gram[orders[a]][a]);
+        for (a, &order) in orders.iter().enumerate().take(self.dim) {
+            self.apply_axis(&cur, &mut tmp, a, &self.gram[order][a]);
             std::mem::swap(&mut cur, &mut tmp);
         }
         cur
@@ -680,7 +707,8 @@ mod tests {
             cp[j] += h;
             let mut cm = c.clone();
             cm[j] -= h;
-            let fd = (be.value_and_gradient(&cp, 1.0, None) - be.value_and_gradient(&cm, 1.0, None)) / (2.0 * h);
+            let fd =
+                (be.value_and_gradient(&cp, 1.0, None) - be.value_and_gradient(&cm, 1.0, None)) / (2.0 * h);
             // 1e-10: a quadratic form is differentiated exactly by central differences.
             assert!((fd - grad[j]).abs() < 1e-10, "{j}: {fd} vs {}", grad[j]);
         }

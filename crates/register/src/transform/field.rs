@@ -13,7 +13,10 @@ use crate::error::RegisterError;
 
 /// The displacement of `outer ∘ inner` on `inner`'s grid: `x ↦ u_in(x) + u_out(x + u_in(x))`
 /// (first `inner`, then `outer`), `outer` sampled trilinearly (constant beyond its grid).
-pub fn compose(outer: &DisplacementField, inner: &DisplacementField) -> Result<DisplacementField, RegisterError> {
+pub fn compose(
+    outer: &DisplacementField,
+    inner: &DisplacementField,
+) -> Result<DisplacementField, RegisterError> {
     let dims = inner.dims();
     let i2w = inner.geometry().index_to_world_affine();
     let plane = dims[0] * dims[1];

@@ -36,13 +36,21 @@ pub fn geometric_center(dims: [usize; 3], geometry: &Geometry) -> Vec3 {
 /// The intensity-weighted centre of mass (mm) of `vol` inside `mask` (non-zero voxels), with
 /// weights `v − min` (min over the masked voxels) so that negative intensities are allowed.
 /// Fails on an empty mask or a constant image.
-pub fn center_of_mass(vol: &Volume<f32>, mask: Option<&Volume<u8>>, which: &'static str) -> Result<Vec3, RegisterError> {
+pub fn center_of_mass(
+    vol: &Volume<f32>,
+    mask: Option<&Volume<u8>>,
+    which: &'static str,
+) -> Result<Vec3, RegisterError> {
     if let Some(m) = mask {
         vol.require_same_grid(m)?;
     }
     let inside = |o: usize| mask.is_none_or(|m| m.data()[o] != 0);
     let d = vol.data();
-    let lo = (0..d.len()).filter(|&o| inside(o)).map(|o| d[o] as f64).filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
+    let lo = (0..d.len())
+        .filter(|&o| inside(o))
+        .map(|o| d[o] as f64)
+        .filter(|v| v.is_finite())
+        .fold(f64::INFINITY, f64::min);
     if !lo.is_finite() {
         return Err(RegisterError::EmptyMask { which, detail: String::new() });
     }
@@ -50,7 +58,7 @@ pub fn center_of_mass(vol: &Volume<f32>, mask: Option<&Volume<u8>>, which: &'sta
     let (mut s, mut sw) = ([0.0f64; 3], 0.0f64);
     for (o, &v) in d.iter().enumerate() {
         let w = v as f64 - lo;
-        if !inside(o) || !(w > 0.0) {
+        if !inside(o) || w.is_nan() || w <= 0.0 {
             continue;
         }
         let idx = [(o % nx) as f64, ((o / nx) % ny) as f64, (o / (nx * ny)) as f64];

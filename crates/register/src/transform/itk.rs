@@ -57,7 +57,11 @@ fn from_entry(e: &ItkTransformEntry, path: Option<&Path>) -> Result<AnyTransform
         Ok(c)
     };
     let linear = |kind: LinearKind| -> Result<AnyTransform, RegisterError> {
-        let c = if matches!(kind, LinearKind::Translation2D | LinearKind::Translation3D) { [0.0; 3] } else { center(dim)? };
+        let c = if matches!(kind, LinearKind::Translation2D | LinearKind::Translation3D) {
+            [0.0; 3]
+        } else {
+            center(dim)?
+        };
         let t = LinearTransform::new(kind, e.parameters.clone(), c)
             .map_err(|err| bad_params(&e.type_name, err.to_string()))?;
         Ok(AnyTransform::Linear(t))
@@ -90,14 +94,20 @@ fn from_entry(e: &ItkTransformEntry, path: Option<&Path>) -> Result<AnyTransform
 }
 
 /// The transform an ITK file's entries describe (see the [module docs](self)).
-pub fn from_entries(entries: &[ItkTransformEntry], path: Option<&Path>) -> Result<AnyTransform, RegisterError> {
+pub fn from_entries(
+    entries: &[ItkTransformEntry],
+    path: Option<&Path>,
+) -> Result<AnyTransform, RegisterError> {
     let is_composite = |e: &ItkTransformEntry| split_name(&e.type_name).0 == "CompositeTransform";
     let parts: Vec<&ItkTransformEntry> = match entries.split_first() {
         Some((first, rest)) if is_composite(first) => rest.iter().collect(),
         _ => entries.iter().collect(),
     };
     if let Some(nested) = parts.iter().find(|e| is_composite(e)) {
-        return Err(bad_params(&nested.type_name, "nested composite headers are not supported (ITK writes them flat)"));
+        return Err(bad_params(
+            &nested.type_name,
+            "nested composite headers are not supported (ITK writes them flat)",
+        ));
     }
     let mut ts = parts.into_iter().map(|e| from_entry(e, path)).collect::<Result<Vec<_>, _>>()?;
     let composite = entries.first().is_some_and(is_composite);

@@ -63,7 +63,10 @@ impl LinearKind {
     /// 2 or 3.
     pub fn dimension(self) -> usize {
         match self {
-            LinearKind::Translation2D | LinearKind::Euler2D | LinearKind::Similarity2D | LinearKind::Affine2D => 2,
+            LinearKind::Translation2D
+            | LinearKind::Euler2D
+            | LinearKind::Similarity2D
+            | LinearKind::Affine2D => 2,
             _ => 3,
         }
     }
@@ -240,8 +243,7 @@ impl LinearTransform {
     /// A transform of `kind` with `params` (ITK order) about `center`. Fails when the count is
     /// wrong, a value is not finite, or a versor has norm ≥ 1.
     pub fn new(kind: LinearKind, params: Vec<f64>, center: Vec3) -> Result<Self, RegisterError> {
-        let mut t =
-            Self { kind, params: kind.identity_parameters(), center, zyx: false, matrix: IDENTITY3 };
+        let mut t = Self { kind, params: kind.identity_parameters(), center, zyx: false, matrix: IDENTITY3 };
         if center.iter().any(|v| !v.is_finite()) {
             return Err(bad_params(kind.itk_name(), format!("centre {center:?} is not finite")));
         }
@@ -271,7 +273,11 @@ impl LinearTransform {
     /// A 2-D rigid transform: angle (radians, counter-clockwise from +x towards +y), translation
     /// and centre (x, y).
     pub fn euler2d(angle: f64, translation: [f64; 2], center: [f64; 2]) -> Result<Self, RegisterError> {
-        Self::new(LinearKind::Euler2D, vec![angle, translation[0], translation[1]], [center[0], center[1], 0.0])
+        Self::new(
+            LinearKind::Euler2D,
+            vec![angle, translation[0], translation[1]],
+            [center[0], center[1], 0.0],
+        )
     }
 
     /// A translation (2-D when `dimension == 2`: `t[2]` must be 0).
@@ -415,7 +421,8 @@ impl LinearTransform {
         let t = affine.translation;
         let name = kind.itk_name();
         if kind.dimension() == 2 {
-            let planar = m[2][2] == 1.0 && m[0][2] == 0.0 && m[1][2] == 0.0 && m[2][0] == 0.0 && m[2][1] == 0.0;
+            let planar =
+                m[2][2] == 1.0 && m[0][2] == 0.0 && m[1][2] == 0.0 && m[2][0] == 0.0 && m[2][1] == 0.0;
             if !planar || t[2].abs() > 1e-9 {
                 return Err(bad_params(name, "the transform moves points out of the x–y plane"));
             }
@@ -691,7 +698,9 @@ mod tests {
     #[test]
     fn bad_parameters_are_errors() {
         assert!(LinearTransform::new(LinearKind::Euler3D, vec![0.0; 5], [0.0; 3]).is_err());
-        assert!(LinearTransform::new(LinearKind::Versor3D, vec![0.8, 0.8, 0.0, 0.0, 0.0, 0.0], [0.0; 3]).is_err());
+        assert!(
+            LinearTransform::new(LinearKind::Versor3D, vec![0.8, 0.8, 0.0, 0.0, 0.0, 0.0], [0.0; 3]).is_err()
+        );
         assert!(LinearTransform::new(LinearKind::Translation3D, vec![f64::NAN, 0.0, 0.0], [0.0; 3]).is_err());
         let mut t = LinearTransform::identity(LinearKind::Euler3D, [0.0; 3]);
         t.set_compute_zyx(true);

@@ -6,7 +6,7 @@
 //! |---|---|---|---|
 //! | [`LinearTransform`] | translation, rigid (Euler, versor), similarity, affine; 2-D and 3-D | [`LinearKind`] | yes |
 //! | [`BSplineTransform`] | cubic B-spline free-form deformation (Rueckert 1999) | coefficients | yes |
-//! | [`DisplacementField`](hounsfield_core::DisplacementField) | dense displacement | — | NIfTI vector image |
+//! | [`DisplacementField`] | dense displacement | — | NIfTI vector image |
 //! | [`StationaryVelocityField`] | `exp(v)` by scaling and squaring, exact inverse `exp(−v)` | — | NIfTI (the forward field) |
 //! | [`AnyTransform::Composite`] | a chain, ITK `CompositeTransform` order | — | yes, when its parts are |
 //!
@@ -82,6 +82,7 @@ impl ParametricTransform for BSplineTransform {
 
 /// Any transform Hounsfield reads, writes or produces.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // a handful per registration: size does not matter
 pub enum AnyTransform {
     /// The identity (`IdentityTransform` in ITK files) of a dimension (2 or 3).
     Identity {
@@ -118,10 +119,11 @@ impl Transform for AnyTransform {
         match self {
             AnyTransform::Identity { .. } => Some(Affine3 { m: linalg::IDENTITY3, t: [0.0; 3] }),
             AnyTransform::Linear(t) => Some(t.to_affine3()),
-            AnyTransform::Composite(v) => v
-                .iter()
-                .rev()
-                .try_fold(Affine3 { m: linalg::IDENTITY3, t: [0.0; 3] }, |acc, t| Some(t.as_affine()?.compose(&acc))),
+            AnyTransform::Composite(v) => {
+                v.iter().rev().try_fold(Affine3 { m: linalg::IDENTITY3, t: [0.0; 3] }, |acc, t| {
+                    Some(t.as_affine()?.compose(&acc))
+                })
+            }
             _ => None,
         }
     }
@@ -169,7 +171,9 @@ impl AnyTransform {
     /// Chains transforms listed in the order they act on a point: the first one is applied to
     /// the point first (the reverse of the composite order).
     pub fn chain(in_application_order: Vec<AnyTransform>) -> AnyTransform {
-        in_application_order.into_iter().fold(AnyTransform::Identity { dimension: 3 }, |acc, t| AnyTransform::compose(t, acc))
+        in_application_order
+            .into_iter()
+            .fold(AnyTransform::Identity { dimension: 3 }, |acc, t| AnyTransform::compose(t, acc))
     }
 
     /// The spatial dimension when known (2 or 3); dense fields report 3 unless their grid is a
@@ -217,13 +221,20 @@ impl AnyTransform {
                 return Err(bad_params(t.itk_name(), "a B-spline deformation has no closed-form inverse"))
             }
             AnyTransform::Field(_) => {
-                return Err(bad_params("displacement field", "a displacement field has no closed-form inverse"))
+                return Err(bad_params(
+                    "displacement field",
+                    "a displacement field has no closed-form inverse",
+                ))
             }
         })
     }
 
     /// The displacement `T(x) − x` sampled at every voxel of a grid.
-    pub fn to_field(&self, dims: [usize; 3], geometry: &Geometry) -> Result<DisplacementField, RegisterError> {
+    pub fn to_field(
+        &self,
+        dims: [usize; 3],
+        geometry: &Geometry,
+    ) -> Result<DisplacementField, RegisterError> {
         field::sample_transform(self, dims, geometry)
     }
 
@@ -286,11 +297,15 @@ mod tests {
         // SimpleITK: CompositeTransform([Translation(1,2,3), Euler(z = 90°)]) maps (1,0,0) to
         // (1, 3, 3): the rotation first.
         let t = LinearTransform::translation([1.0, 2.0, 3.0], 3).unwrap();
-        let r = LinearTransform::euler3d([0.0, 0.0, std::f64::consts::FRAC_PI_2], [0.0; 3], [0.0; 3]).unwrap();
+        let r =
+            LinearTransform::euler3d([0.0, 0.0, std::f64::consts::FRAC_PI_2], [0.0; 3], [0.0; 3]).unwrap();
         let c = AnyTransform::Composite(vec![t.into(), r.into()]);
         let q = c.transform_point([1.0, 0.0, 0.0]);
         // 1e-12: two f64 maps.
-        assert!((q[0] - 1.0).abs() < 1e-12 && (q[1] - 3.0).abs() < 1e-12 && (q[2] - 3.0).abs() < 1e-12, "{q:?}");
+        assert!(
+            (q[0] - 1.0).abs() < 1e-12 && (q[1] - 3.0).abs() < 1e-12 && (q[2] - 3.0).abs() < 1e-12,
+            "{q:?}"
+        );
         let a = c.as_affine().unwrap().apply([1.0, 0.0, 0.0]);
         assert!((a[1] - 3.0).abs() < 1e-12);
         let inv = c.inverse().unwrap();
@@ -302,8 +317,12 @@ mod tests {
     fn chain_lists_application_order() {
         let t = AnyTransform::from(LinearTransform::translation([1.0, 0.0, 0.0], 3).unwrap());
         let s = AnyTransform::from(
-            LinearTransform::new(LinearKind::Affine3D, vec![2.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0], [0.0; 3])
-                .unwrap(),
+            LinearTransform::new(
+                LinearKind::Affine3D,
+                vec![2.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+                [0.0; 3],
+            )
+            .unwrap(),
         );
         // Translate first, then scale x by 2: 0 → 1 → 2.
         let c = AnyTransform::chain(vec![t, s]);

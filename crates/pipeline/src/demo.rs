@@ -50,7 +50,8 @@ kind = "label-stats"
 image = "mr"
 labels = "mr_truth"
 
-# 2. Reconstruction: fan-beam CT of the torso at full and low dose, FBP and TV, and a radiograph.
+# 2. Reconstruction: fan-beam CT of the torso at full and low dose, FBP and TV, and a radiograph;
+#    MRI of a head slice from 4x undersampled 8-coil k-space (zero-filled, SENSE, compressed sensing).
 [[step]]
 id = "ct-reconstruction"
 kind = "ct-recon"
@@ -59,6 +60,15 @@ views = 360
 dose = 2e4
 seed = {seed}
 output = "recon"
+
+[[step]]
+id = "mri-reconstruction"
+kind = "mri-recon"
+input = "mr"
+coils = 8
+acceleration = 4.0
+seed = {seed}
+output = "mri"
 
 # 3. Ground truth for registration: the head deformed by a known diffeomorphism.
 [[step]]
@@ -121,6 +131,12 @@ id = "save-recon"
 kind = "save"
 role = "recon_tv_low"
 path = "ct_slice_tv_low_dose.nii.gz"
+
+[[step]]
+id = "save-mri-cs"
+kind = "save"
+role = "mri_cs"
+path = "mr_slice_cs.nii.gz"
 "#
     )
 }

@@ -10,6 +10,7 @@
 //! | `smooth` | `input` | `output` | Gaussian smoothing, σ in mm |
 //! | `deform` | `image` (and `labels`) | `output` (and `output_labels`), `field` | random diffeomorphic deformation with its exact field |
 //! | `ct-recon` | `input` (HU) | `<output>_fbp`, `_fbp_low`, `_tv_low`, `_drr` | fan-beam CT at full and low dose, FBP and TV, scores, DRR |
+//! | `mri-recon` | `input` (MR) | `<output>_full`, `_zero_filled`, `_sense`, `_cs` | 8-coil k-space of a slice, 4× Poisson-disc undersampling, zero-filled, CG-SENSE and l1-wavelet CS with ESPIRiT maps, PSNR/SSIM |
 
 mod io_steps;
 mod phantom;
@@ -38,7 +39,8 @@ pub trait Step: std::fmt::Debug + Send + Sync {
 }
 
 /// Every step kind, as pipeline files name them.
-pub const KINDS: &[&str] = &["load", "save", "label-stats", "phantom", "smooth", "deform", "ct-recon"];
+pub const KINDS: &[&str] =
+    &["load", "save", "label-stats", "phantom", "smooth", "deform", "ct-recon", "mri-recon"];
 
 fn typed<T: Step + serde::de::DeserializeOwned + 'static>(
     table: toml::Table,
@@ -57,6 +59,7 @@ pub fn parse(kind: &str, table: toml::Table) -> Option<Result<Box<dyn Step>, Str
         "smooth" => typed::<process::Smooth>(table),
         "deform" => typed::<process::Deform>(table),
         "ct-recon" => typed::<recon::CtRecon>(table),
+        "mri-recon" => typed::<recon::MriRecon>(table),
         _ => return None,
     })
 }

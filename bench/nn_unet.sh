@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of the 3-D U-Net (channels 16-32-64-128, strides 2) on 2 CPU
-# threads: burn flex, tract (ONNX) and onnxruntime (the PyTorch stand-in: PyPI has no
-# CPU-only torch wheel, and the CUDA one is ~3 GB), plus the sliding window and a 2-D
-# training step. Prints every figure; docs/benchmarks-nn.md records a run.
+# threads: burn flex, tract (ONNX) and onnxruntime, plus the sliding window and a 2-D
+# training step; and PyTorch + MONAI on the same network (bench/nn_vs_torch.py, when
+# scripts/setup.sh --bench has made ~/.cache/hounsfield/torch-venv). Prints every figure;
+# docs/benchmarks.md records a run.
 #
 #   bench/nn_unet.sh            (needs scripts/setup.sh: onnx + onnxruntime in the venv)
 set -euo pipefail
@@ -20,6 +21,12 @@ b conv
 b forward
 b tract "$work/unet_bench.onnx"
 OMP_NUM_THREADS="$threads" "$py" bench/nn_unet_ort.py "$work/unet_bench.onnx" "$threads"
+tpy="${TORCH_PYTHON:-$HOME/.cache/hounsfield/torch-venv/bin/python}"
+if [ -x "$tpy" ]; then
+  for m in forward window train; do OMP_NUM_THREADS="$threads" "$tpy" bench/nn_vs_torch.py "$m" "$threads"; done
+else
+  echo "PyTorch/MONAI: $tpy missing (scripts/setup.sh --bench installs it)"
+fi
 b window
 b window "$work/unet_bench.onnx"
 b train

@@ -7,3 +7,4 @@ mod io;
 mod nn;
 mod phantom;
 mod recon;
+mod register;

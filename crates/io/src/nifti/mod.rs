@@ -275,8 +275,12 @@ fn plan(h: Header, want: Want, path: &Path) -> Result<Plan, NiftiError> {
             1
         }
         Want::Vector => {
-            if nd != 5 || h.dim[4] != 1 || h.dim[5] != 3 {
-                return Err(dims_err("not an ITK vector field [nx, ny, nz, 1, 3]".into()));
+            // 2 components: a 2-D field (ITK writes `[nx, ny, 1, 1, 2]`); its z component is 0.
+            let planar = h.dim[3] == 1 && h.dim[5] == 2;
+            if nd != 5 || h.dim[4] != 1 || !(h.dim[5] == 3 || planar) {
+                return Err(dims_err(
+                    "not an ITK vector field [nx, ny, nz, 1, 3] or [nx, ny, 1, 1, 2]".into(),
+                ));
             }
             if h.intent_code != INTENT_VECTOR && h.intent_code != INTENT_DISPVECT {
                 return Err(dims_err(format!(
@@ -284,7 +288,7 @@ fn plan(h: Header, want: Want, path: &Path) -> Result<Plan, NiftiError> {
                     h.intent_code
                 )));
             }
-            3
+            h.dim[5] as usize
         }
         Want::Frames => h.dim[4..=nd.max(3)].iter().product::<i64>() as usize,
     };
@@ -574,6 +578,12 @@ pub fn read_vector_field_from_bytes(bytes: &[u8]) -> Result<[Volume<f32>; 3], Ni
 }
 
 fn components(frames: Vec<AnyVolume>, path: &Path) -> Result<[Volume<f32>; 3], NiftiError> {
+    let mut frames = frames;
+    if frames.len() == 2 {
+        let zero = Volume::<f32>::zeros(frames[0].dims(), *frames[0].geometry())
+            .map_err(|e| NiftiError::ReadDims { dims: vec![], reason: e.to_string(), path: path.into() })?;
+        frames.push(AnyVolume::F32(zero));
+    }
     let n = frames.len();
     let arr: [AnyVolume; 3] = frames.try_into().map_err(|_| NiftiError::ReadDims {
         dims: vec![],
@@ -685,10 +695,19 @@ pub fn write_vector_field(path: &Path, components: &[Volume<f32>; 3]) -> Result<
             path: path.into(),
         })?;
     }
-    let header =
-        write_header(x.dims(), &[1, 3], ElemType::F32, x.geometry(), (INTENT_VECTOR as i16, "vector"), path)?;
+    // A 2-D field (depth 1, no z displacement) is written with 2 components, as ITK writes
+    // it: SimpleITK's DisplacementFieldTransform needs as many components as dimensions.
+    let nc = if x.dims()[2] == 1 && z.data().iter().all(|&v| v == 0.0) { 2 } else { 3 };
+    let header = write_header(
+        x.dims(),
+        &[1, nc],
+        ElemType::F32,
+        x.geometry(),
+        (INTENT_VECTOR as i16, "vector"),
+        path,
+    )?;
     write_file(path, &header, |w| {
-        for c in components {
+        for c in &components[..nc] {
             voxels::write_elems(c.data(), false, w)?;
         }
         Ok(())

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use crate::{
-    dicom::DicomError, metaimage::MetaImageError, nifti::NiftiError, nrrd::NrrdError, raster::RasterError,
+    dicom::DicomError, fastmri::FastMriError, metaimage::MetaImageError, nifti::NiftiError, nrrd::NrrdError,
+    raster::RasterError,
 };
 
 /// Any error from reading or writing an image file.
@@ -21,6 +22,9 @@ pub enum IoError {
     /// A MetaImage file could not be read or written.
     #[error(transparent)]
     MetaImage(#[from] MetaImageError),
+    /// A fastMRI / ISMRMRD HDF5 k-space file could not be read.
+    #[error(transparent)]
+    FastMri(#[from] FastMriError),
     /// A PNG/JPEG file could not be read or written.
     #[error(transparent)]
     Raster(#[from] RasterError),

@@ -16,6 +16,7 @@
 //! | MetaImage `.mha`, `.mhd` (raw, zlib) | yes | yes | [`metaimage`] |
 //! | PNG, JPEG (2-D) | yes | PNG | [`raster`] |
 //! | BART `.cfl/.hdr` (complex, up to 16 dims; not an [`AnyVolume`]) | [`cfl::read`] | [`cfl::write`] | [`cfl`] |
+//! | fastMRI / ISMRMRD HDF5 k-space `.h5` (not an [`AnyVolume`]) | [`fastmri::read`] | no | [`fastmri`] |
 //!
 //! ```no_run
 //! use hounsfield_io::{read_image, write_image, ReadOptions, WriteOptions};
@@ -29,6 +30,7 @@ pub mod atomic;
 pub mod cfl;
 pub mod dicom;
 pub mod error;
+pub mod fastmri;
 pub mod itk_transform;
 pub mod metaimage;
 pub mod nifti;

@@ -7,6 +7,7 @@ mod dicom;
 mod dicom_fuzz;
 mod dicom_series;
 mod dicom_write;
+mod fastmri;
 mod metaimage;
 mod nifti;
 mod nifti_peers;

@@ -22,7 +22,7 @@
 //!
 //! [`read`] checks the header before allocating: at most 16 sizes, each at least 1, the
 //! product under the memory cap ([`hounsfield_core::check_alloc`]), and the `.cfl` length
-//! equal to 8 bytes per sample ([`CflError::ReadSize`] otherwise). [`write`] writes the data
+//! equal to 8 bytes per sample ([`CflError::ReadSize`] otherwise). [`write()`] writes the data
 //! and then the header, each atomically ([`crate::atomic`]).
 //!
 //! ```no_run
@@ -80,7 +80,7 @@ pub enum CflError {
         /// The data file.
         path: PathBuf,
     },
-    /// Dimensions handed to [`write`] are empty, too many, zero, or do not match the data.
+    /// Dimensions handed to [`write()`] are empty, too many, zero, or do not match the data.
     #[error("cannot write BART array: {reason}: {}", .path.display())]
     WriteDims {
         /// What is wrong.

@@ -4,6 +4,7 @@ mod common;
 mod demo;
 mod errors;
 mod io;
+mod mri;
 mod nn;
 mod phantom;
 mod recon;

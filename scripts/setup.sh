@@ -47,6 +47,13 @@ if [ ! -f "$venv/.hounsfield-onnx-v1" ]; then
   touch "$venv/.hounsfield-onnx-v1"
 fi
 
+# h5py (over libhdf5, the reference writer) writes the fastMRI/ISMRMRD HDF5 test files.
+if [ ! -f "$venv/.hounsfield-h5py-v1" ]; then
+  log "installing h5py into $venv"
+  "$venv/bin/pip" install -q h5py
+  touch "$venv/.hounsfield-h5py-v1"
+fi
+
 if [ "$bench" = 1 ] && [ ! -f "$venv/.hounsfield-bench-v2" ]; then
   log "installing benchmark peers into $venv"
   "$venv/bin/pip" install -q itk-rtk itk-elastix antspyx

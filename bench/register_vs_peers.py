@@ -119,8 +119,16 @@ import sys, itk
 po = itk.ParameterObject.New()
 for name in ("rigid", "bspline"):
     m = po.GetDefaultParameterMap(name)
-    m["ResultImagePixelType"] = ["float"]
-    po.WriteParameterFile(m, sys.argv[1] + "/" + name + ".txt")
+    m["ResultImagePixelType"] = ("float",)
+    def fmt(v):
+        try:
+            float(v)
+            return v
+        except ValueError:
+            return '"' + v + '"'
+    with open(sys.argv[1] + "/" + name + ".txt", "w") as f:
+        for k, vals in m.items():
+            f.write("(" + k + " " + " ".join(fmt(v) for v in vals) + ")\n")
 """
 
 

@@ -37,8 +37,11 @@ const BLOCK: usize = 16;
 #[derive(Clone)]
 pub struct CenteredFft {
     dims: [usize; 3],
-    plans: [Option<(Arc<dyn Fft<f32>>, Arc<dyn Fft<f32>>)>; 3],
+    plans: [Option<PlanPair>; 3],
 }
+
+/// Forward and inverse plans of one axis.
+type PlanPair = (Arc<dyn Fft<f32>>, Arc<dyn Fft<f32>>);
 
 impl std::fmt::Debug for CenteredFft {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

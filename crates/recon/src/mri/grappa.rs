@@ -265,7 +265,8 @@ fn solve_hermitian(mut a: Vec<[f64; 2]>, mut b: Vec<[f64; 2]>, n: usize, m: usiz
             let l = a[j * n + k];
             d -= l[0] * l[0] + l[1] * l[1];
         }
-        if !(d > 0.0) {
+        // Not positive (or NaN): the matrix is not positive definite.
+        if d.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return None;
         }
         let d = d.sqrt();

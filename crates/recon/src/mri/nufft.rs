@@ -248,13 +248,13 @@ impl Nufft {
         let mut w = vec![1.0f32; m];
         for _ in 0..iterations {
             let mut g = vec![0.0f32; gx * gy];
-            for p in 0..m {
+            for (p, &wp) in w.iter().enumerate() {
                 let [sx, sy] = self.start[p];
                 for b in 0..slots {
                     let row = (sy + b as i64).rem_euclid(gy as i64) as usize * gx;
                     for a in 0..slots {
                         g[row + (sx + a as i64).rem_euclid(gx as i64) as usize] +=
-                            w[p] * self.wx[p * slots + a] * self.wy[p * slots + b];
+                            wp * self.wx[p * slots + a] * self.wy[p * slots + b];
                     }
                 }
             }

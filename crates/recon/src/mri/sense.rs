@@ -279,10 +279,13 @@ impl Default for CgOptions {
     }
 }
 
+/// A linear operator applied in place: `op(x, y)` writes `A·x` into `y`.
+pub(crate) type LinearOp<'a> = dyn FnMut(&[Complex32], &mut [Complex32]) -> Result<(), ReconError> + 'a;
+
 /// Conjugate gradients on a Hermitian positive semi-definite operator: solves `op(x) = b`
 /// from the `x` given; the callback's residual is `‖b − op(x)‖`.
 pub(crate) fn conjugate_gradient(
-    op: &mut dyn FnMut(&[Complex32], &mut [Complex32]) -> Result<(), ReconError>,
+    op: &mut LinearOp<'_>,
     b: &[Complex32],
     x: &mut [Complex32],
     iterations: usize,

@@ -307,7 +307,7 @@ fn decode(
         return Err(FastMriError::NoKspace { path: path.to_path_buf() });
     }
     let ks = file.dataset("kspace").map_err(|e| hdf5(e, "dataset `kspace`", path))?;
-    complex_layout(ks.dtype()).ok_or_else(|| FastMriError::Dtype {
+    let layout = complex_layout(ks.dtype()).ok_or_else(|| FastMriError::Dtype {
         dataset: "kspace",
         expected: "complex64 or complex128 (compound {r, i} of floats)",
         found: format!("{:?}", ks.dtype()),
@@ -344,6 +344,8 @@ fn decode(
         }
     };
     let count = [slices, coils, rows, cols].iter().fold(1u128, |a, &d| a.saturating_mul(d as u128));
+    // The decoder's buffer holds file elements (8 or 16 bytes), ours `[f32; 2]`.
+    check_alloc(count, layout.size)?;
     let n = check_alloc(count, 8)?;
     let mut sel = vec![SliceInfoElem::Slice { start: 0, end: u64::MAX, step: 1 }; shape.len()];
     sel[0] = SliceInfoElem::Slice { start: first_slice as u64, end: (first_slice + slices) as u64, step: 1 };
@@ -449,7 +451,8 @@ fn complex_layout(dt: &Datatype) -> Option<ComplexLayout> {
     let (rs, ro) = float(&re.datatype)?;
     let (is, io) = float(&im.datatype)?;
     let fits = |off: u32, s: u8| off.checked_add(u32::from(s)).is_some_and(|end| end <= *size);
-    if rs != is || !fits(re.byte_offset, rs) || !fits(im.byte_offset, is) {
+    // Packed pairs only (as numpy, h5py and ISMRMRD write them).
+    if rs != is || *size != 2 * u32::from(rs) || !fits(re.byte_offset, rs) || !fits(im.byte_offset, is) {
         return None;
     }
     Some(ComplexLayout {

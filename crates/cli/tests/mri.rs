@@ -195,3 +195,57 @@ fn bad_input_is_one_line_and_exit_2() {
         &["acceleration"],
     );
 }
+
+#[test]
+fn recon_mri_reads_fastmri_h5() {
+    // h5py writes a fastMRI-layout file (3 slices × 4 coils × 24 rows × 20 columns of random
+    // complex64, an ISMRMRD header with a 48 × 30 mm encoded FOV on 24 × 20) and numpy's
+    // centred orthonormal inverse FFT root-sum-of-squares of slices 1 and 2.
+    let dir = tempfile::tempdir().unwrap();
+    let code = r#"
+import sys, h5py, numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(11)
+k = (rng.standard_normal((3, 4, 24, 20)) + 1j * rng.standard_normal((3, 4, 24, 20))).astype(np.complex64)
+hdr = ("<ismrmrdHeader><encoding><encodedSpace><matrixSize><x>24</x><y>20</y><z>1</z></matrixSize>"
+       "<fieldOfView_mm><x>48</x><y>30</y><z>3.5</z></fieldOfView_mm></encodedSpace></encoding></ismrmrdHeader>")
+with h5py.File(f"{d}/k.h5", "w") as f:
+    f.create_dataset("kspace", data=k, chunks=(1, 4, 24, 20), compression="gzip")
+    f["ismrmrd_header"] = hdr
+    f.attrs["acquisition"] = "CORPD_FBK"
+ax = (-2, -1)
+img = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k.astype(np.complex128), axes=ax), axes=ax, norm="ortho"), axes=ax)
+rss = np.sqrt((np.abs(img) ** 2).sum(axis=1))
+for s in (1, 2):
+    rss[s].astype("<f4").tofile(f"{d}/rss{s}.bin")
+"#;
+    let out = Command::new(crate::common::python()).arg("-c").arg(code).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let k = p("k.h5");
+    for (slice, args) in [(1, vec![]), (2, vec!["--slice", "2"])] {
+        let o = p(&format!("x{slice}.nii.gz"));
+        let mut cmd =
+            vec!["recon", "mri", "--kspace", k.as_str(), "--method", "zero-filled", "-o", o.as_str()];
+        cmd.extend(args);
+        ok(&cmd);
+        let img = read_f32(Path::new(&o));
+        assert_eq!(img.dims(), [20, 24, 1]);
+        // Columns 30/20 mm, rows 48/24 mm, the encoded z FOV as thickness.
+        assert_eq!(img.geometry().spacing, [1.5, 2.0, 3.5]);
+        let want: Vec<f32> = std::fs::read(p(&format!("rss{slice}.bin")))
+            .unwrap()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        // 1e-4 of the peak: ours is an f32 FFT (rounding grows with log2 n, ~1e-6 here), numpy's
+        // is f64 rounded to f32 once; the margin covers both, and any wrong shift, scaling or
+        // axis order would be off by O(1).
+        let peak = want.iter().cloned().fold(0.0f32, f32::max);
+        for (i, (a, b)) in img.data().iter().zip(&want).enumerate() {
+            assert!((a - b).abs() <= 1e-4 * peak, "slice {slice} pixel {i}: {a} vs numpy {b}");
+        }
+    }
+    let bad = run(&["recon", "mri", "--kspace", &k, "--slice", "3", "-o", &p("y.nii.gz")]);
+    assert_bad_input(&bad, &["slice 3", "k.h5"]);
+}

@@ -1,4 +1,4 @@
-//! Every file format at the boundary: DICOM series and objects (read; SEG, SC, SR write), NIfTI, NRRD, MetaImage, PNG, BART cfl. The only place where a file's frame (RAS, pixel order) is converted to LPS.
+//! Every file format at the boundary: DICOM series and objects (read; SEG, SC, SR write), NIfTI, NRRD, MetaImage, PNG, BART cfl, fastMRI/ISMRMRD HDF5 k-space. The only place where a file's frame (RAS, pixel order) is converted to LPS.
 //!
 //! Readers return an [`AnyVolume`] in the LPS frame (mm) whatever the file's own convention;
 //! writers convert back. [`read_image`] and [`write_image`] pick the format from the path

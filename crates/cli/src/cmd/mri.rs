@@ -16,6 +16,11 @@
 //! complex BART arrays, anything else as a magnitude image (NIfTI etc.) on that grid.
 //! Radial data (`simulate mri --trajectory radial|golden-angle`) use BART's layout
 //! (`1 × samples × spokes × coil`, trajectory `3 × samples × spokes`).
+//!
+//! `recon mri --kspace file.h5` reads a fastMRI / ISMRMRD HDF5 file instead
+//! (`kspace` of `slices × coils × rows × cols`, columns becoming x): one slice (`--slice N`,
+//! default the middle one), the file's `mask` when no `--mask` is given, and pixel spacing
+//! from the ISMRMRD header's encoded field of view over its matrix (else `--spacing`).
 
 use std::io::IsTerminal;
 use std::ops::ControlFlow;
@@ -24,6 +29,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::ValueEnum;
 use hounsfield_core::{AnyVolume, Geometry, Volume};
+use hounsfield_io::fastmri::{self, SliceSelection};
 use hounsfield_io::{cfl, write_image, WriteOptions};
 use hounsfield_phantom::shepp_logan::{shepp_logan, SheppLoganOptions};
 use hounsfield_phantom::{Contrast, HeadOptions, Modality, Phantom, RenderOptions};
@@ -68,9 +74,13 @@ pub enum SensEstimate {
 /// Arguments of `hounsfield recon mri`.
 #[derive(clap::Args, Debug)]
 pub struct ReconMriArgs {
-    /// Multi-coil k-space (BART `.cfl`, `x × y × z × coil`; radial: `1 × samples × spokes × coil`).
+    /// Multi-coil k-space (BART `.cfl`, `x × y × z × coil`; radial: `1 × samples × spokes × coil`;
+    /// or a fastMRI / ISMRMRD HDF5 `.h5`).
     #[arg(long, short)]
     pub kspace: PathBuf,
+    /// Slice of a fastMRI `.h5` file to reconstruct (0-based) [default: the middle slice].
+    #[arg(long)]
+    pub slice: Option<usize>,
     /// Sampling mask (`.cfl`) [default: the non-zero samples].
     #[arg(long)]
     pub mask: Option<PathBuf>,
@@ -239,6 +249,39 @@ fn write_cfl(p: &Path, dims: &[usize], data: &[[f32; 2]]) -> anyhow::Result<()> 
     cfl::write(p, dims, data).with_context(|| format!("cannot write {}", p.display()))
 }
 
+fn is_h5(p: &Path) -> bool {
+    let s = p.to_string_lossy().to_ascii_lowercase();
+    s.ends_with(".h5") || s.ends_with(".hdf5")
+}
+
+/// One slice of a fastMRI file as a coil array (`[cols, rows, 1, coils]`) and its mask
+/// (the file's, over every row, when it has one).
+fn read_fastmri(a: &ReconMriArgs) -> anyhow::Result<(CoilArray, Option<Mask>)> {
+    let sel = a.slice.map_or(SliceSelection::Middle, SliceSelection::Index);
+    let f = fastmri::read(&a.kspace, sel).with_context(|| format!("cannot read {}", a.kspace.display()))?;
+    let dims = [f.cols, f.rows, 1];
+    let mut geometry = read_geometry(&a.kspace, dims, a.spacing)?;
+    if !geometry_path(&a.kspace).exists() {
+        if let Some([sc, sr]) = f.header.as_ref().and_then(|h| h.pixel_spacing(f.rows, f.cols)) {
+            let sz = f.header.as_ref().and_then(|h| h.slice_thickness()).unwrap_or(a.spacing);
+            geometry.spacing = [sc, sr, sz];
+            geometry.origin = [0, 1, 2].map(|i| -((dims[i] / 2) as f64) * geometry.spacing[i]);
+        }
+    }
+    let data = f.data.into_iter().map(|[re, im]| Complex32::new(re, im)).collect();
+    let k = CoilArray::from_vec([f.cols, f.rows, 1, f.coils], geometry, data)
+        .with_context(|| format!("in {}", a.kspace.display()))?;
+    let mask = match f.mask {
+        Some(m) => {
+            let w: Vec<f32> =
+                (0..f.rows).flat_map(|_| m.iter().map(|&v| if v != 0.0 { 1.0 } else { 0.0 })).collect();
+            Some(Mask::from_vec(dims, w).with_context(|| format!("mask in {}", a.kspace.display()))?)
+        }
+        None => None,
+    };
+    Ok((k, mask))
+}
+
 fn geometry_path(kspace: &Path) -> PathBuf {
     PathBuf::from(format!("{}.geometry.json", stem(kspace)))
 }
@@ -306,14 +349,26 @@ pub fn recon_mri(a: ReconMriArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<(
             bail!("invalid --lambda {l}: must be a finite number ≥ 0");
         }
     }
-    let raw = read_cfl(&a.kspace)?;
-    if let Some(t) = &a.trajectory {
-        return recon_radial(&a, raw, t, g);
+    if a.slice.is_some() && !is_h5(&a.kspace) {
+        bail!("--slice applies to fastMRI .h5 k-space only, got {}", a.kspace.display());
     }
-    let dims = [raw.dim(0), raw.dim(1), raw.dim(2)];
-    let geometry = read_geometry(&a.kspace, dims, a.spacing)?;
-    let k = CoilArray::from_bart(&raw.dims, raw.data, geometry)
-        .with_context(|| format!("in {}", a.kspace.display()))?;
+    let (k, file_mask) = if is_h5(&a.kspace) {
+        if a.trajectory.is_some() {
+            bail!("--trajectory: fastMRI .h5 k-space is Cartesian");
+        }
+        read_fastmri(&a)?
+    } else {
+        let raw = read_cfl(&a.kspace)?;
+        if let Some(t) = &a.trajectory {
+            return recon_radial(&a, raw, t, g);
+        }
+        let dims = [raw.dim(0), raw.dim(1), raw.dim(2)];
+        let geometry = read_geometry(&a.kspace, dims, a.spacing)?;
+        let k = CoilArray::from_bart(&raw.dims, raw.data, geometry)
+            .with_context(|| format!("in {}", a.kspace.display()))?;
+        (k, None)
+    };
+    let geometry = *k.geometry();
     k.check_finite("k-space").with_context(|| format!("in {}", a.kspace.display()))?;
     let mask = match &a.mask {
         Some(p) => {
@@ -323,7 +378,7 @@ pub fn recon_mri(a: ReconMriArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<(
                 .with_context(|| format!("mask {} and k-space {}", p.display(), a.kspace.display()))?;
             m
         }
-        None => Mask::from_kspace(&k),
+        None => file_mask.unwrap_or_else(|| Mask::from_kspace(&k)),
     };
     let needs_maps = matches!(a.method, MriMethod::Sense | MriMethod::CsWavelet | MriMethod::CsTv);
     let maps = match (&a.sens, a.estimate_sens) {
@@ -604,6 +659,7 @@ mod tests {
     fn recon(k: &Path, method: MriMethod, out: &Path) -> ReconMriArgs {
         ReconMriArgs {
             kspace: k.into(),
+            slice: None,
             mask: None,
             sens: None,
             estimate_sens: None,

@@ -197,9 +197,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "regbench"))
     ap.add_argument("--skip-large", action="store_true")
+    ap.add_argument("--skip-small", action="store_true", help="only the 160x192x224 pair")
     a = ap.parse_args()
     work = Path(a.work)
-    pairs = [("head64", "64,64,64", None)]
+    pairs = [] if a.skip_small else [("head64", "64,64,64", None)]
     if not a.skip_large:
         pairs.append(("head160x192x224", "160,192,224", "1.1"))
     md = []

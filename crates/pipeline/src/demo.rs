@@ -82,6 +82,45 @@ field = "mr_field"
 magnitude_mm = 6.0
 seed = {seed}
 
+# 4. Registration: the head MR registered back onto its deformed copy (rigid, affine, then the
+#    symmetric diffeomorphic method), and a CT of the same head onto it rigidly by mutual information.
+[[step]]
+id = "head-registration"
+kind = "register"
+fixed = "mr_moved"
+moving = "mr"
+transform = "syn"
+metric = "ncc"
+fixed_labels = "mr_moved_truth"
+moving_labels = "mr_truth"
+truth_field = "mr_field"
+output = "mr_registered"
+output_labels = "mr_registered_truth"
+
+[[step]]
+id = "head-ct"
+kind = "phantom"
+anatomy = "head"
+modality = "ct"
+size = {size}
+seed = {seed}
+lesion = true
+supersample = 2
+image = "head_ct"
+labels = "head_ct_truth"
+
+[[step]]
+id = "mr-to-ct-registration"
+kind = "register"
+fixed = "mr_moved"
+moving = "head_ct"
+transform = "rigid"
+metric = "mi"
+fixed_labels = "mr_moved_truth"
+moving_labels = "head_ct_truth"
+truth_field = "mr_field"
+output = "head_ct_registered"
+
 [[step]]
 id = "mr-smoothed"
 kind = "smooth"
@@ -89,7 +128,7 @@ input = "mr"
 output = "mr_smooth"
 sigma_mm = 2.0
 
-# 4. Outputs.
+# 5. Outputs.
 [[step]]
 id = "save-ct"
 kind = "save"
@@ -137,6 +176,12 @@ id = "save-mri-cs"
 kind = "save"
 role = "mri_cs"
 path = "mr_slice_cs.nii.gz"
+
+[[step]]
+id = "save-mr-registered"
+kind = "save"
+role = "mr_registered"
+path = "mr_registered.nii.gz"
 "#
     )
 }

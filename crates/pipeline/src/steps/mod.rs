@@ -11,11 +11,13 @@
 //! | `deform` | `image` (and `labels`) | `output` (and `output_labels`), `field` | random diffeomorphic deformation with its exact field |
 //! | `ct-recon` | `input` (HU) | `<output>_fbp`, `_fbp_low`, `_tv_low`, `_drr` | fan-beam CT at full and low dose, FBP and TV, scores, DRR |
 //! | `mri-recon` | `input` (MR) | `<output>_full`, `_zero_filled`, `_sense`, `_cs` | 8-coil k-space of a slice, 4× Poisson-disc undersampling, zero-filled, CG-SENSE and l1-wavelet CS with ESPIRiT maps, PSNR/SSIM |
+//! | `register` | `fixed`, `moving` (and labels, `truth_field`) | `output` (and `output_labels`) | rigid/affine/B-spline/SyN registration; TRE against a known field, Dice, folding |
 
 mod io_steps;
 mod phantom;
 mod process;
 mod recon;
+mod register;
 mod stats;
 
 use std::error::Error;
@@ -40,7 +42,7 @@ pub trait Step: std::fmt::Debug + Send + Sync {
 
 /// Every step kind, as pipeline files name them.
 pub const KINDS: &[&str] =
-    &["load", "save", "label-stats", "phantom", "smooth", "deform", "ct-recon", "mri-recon"];
+    &["load", "save", "label-stats", "phantom", "smooth", "deform", "ct-recon", "mri-recon", "register"];
 
 fn typed<T: Step + serde::de::DeserializeOwned + 'static>(
     table: toml::Table,
@@ -60,6 +62,7 @@ pub fn parse(kind: &str, table: toml::Table) -> Option<Result<Box<dyn Step>, Str
         "deform" => typed::<process::Deform>(table),
         "ct-recon" => typed::<recon::CtRecon>(table),
         "mri-recon" => typed::<recon::MriRecon>(table),
+        "register" => typed::<register::RegisterStep>(table),
         _ => return None,
     })
 }

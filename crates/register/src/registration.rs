@@ -62,11 +62,17 @@ pub struct BSplineOptions {
     /// Weight of the bending energy (mm², added to the metric; default 1, elastix's
     /// `Metric1Weight` for its `TransformBendingEnergyPenalty`).
     pub bending_weight: f64,
-    /// Iterations per level, coarsest first (default 100 each; the last value repeats).
+    /// Iterations per level, coarsest first (default 30 each; the last value repeats).
     pub iterations: Vec<usize>,
-    /// Fixed-image sampling of the B-spline stage (default 2¹⁵ random samples per level: the
-    /// cost of an evaluation is then independent of the image size, as in elastix, which
-    /// draws 2048 per iteration).
+    /// Fixed-image sampling of the B-spline stage (default 2¹⁷ random samples per level, all
+    /// voxels for smaller images: the cost of an evaluation is then bounded whatever the
+    /// image size).
+    ///
+    /// Many samples and few L-BFGS iterations: with one sample set per level, long runs fit
+    /// the set's noise. On the 160×192×224 head pair (bench/register_vs_peers.py) 2¹⁵
+    /// samples × 100 iterations gave a mean TRE of 0.88 mm, × 250 gave 1.31 mm, and 2¹⁷ × 30
+    /// gave 0.51 mm in the same time (elastix's default maps: 0.56 mm); on the 64³ pair
+    /// 1.69 → 0.98 mm, and MR → CT by mutual information 12.3 → 4.2 mm.
     pub sampling: Sampling,
 }
 
@@ -75,8 +81,8 @@ impl Default for BSplineOptions {
         Self {
             control_spacing_mm: None,
             bending_weight: 1.0,
-            iterations: vec![100],
-            sampling: Sampling::Random { count: 1 << 15 },
+            iterations: vec![30],
+            sampling: Sampling::Random { count: 1 << 17 },
         }
     }
 }

@@ -113,6 +113,12 @@ pub struct RegisterArgs {
     /// voxels].
     #[arg(long)]
     pub control_spacing: Option<f64>,
+    /// Iterations per level of the B-spline stage, coarsest first [default: 30].
+    #[arg(long, value_delimiter = ',')]
+    pub bspline_iterations: Option<Vec<usize>>,
+    /// Random fixed-image samples per level of the B-spline stage [default: 131072].
+    #[arg(long)]
+    pub bspline_samples: Option<usize>,
     /// Fixed-image mask (non-zero = use).
     #[arg(long)]
     pub fixed_mask: Option<PathBuf>,
@@ -309,6 +315,12 @@ pub fn register(a: RegisterArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()
     }
     if let Some(s) = a.control_spacing {
         opts.bspline.control_spacing_mm = Some(s);
+    }
+    if let Some(it) = &a.bspline_iterations {
+        opts.bspline.iterations = it.clone();
+    }
+    if let Some(n) = a.bspline_samples {
+        opts.bspline.sampling = hounsfield_register::parametric::Sampling::Random { count: n };
     }
     let mut bar = Bar::new(g);
     let masks = Masks { fixed: fixed_mask.as_ref(), moving: moving_mask.as_ref() };

@@ -54,6 +54,7 @@
 pub mod components;
 pub mod distance;
 pub mod error;
+pub mod field;
 pub mod filter;
 pub mod grid;
 pub mod intensity;

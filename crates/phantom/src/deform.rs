@@ -159,29 +159,13 @@ pub fn random_velocity(
     Ok(DisplacementField::from_vec(dims, grid.geometry, data)?)
 }
 
-/// The displacement of `outer ∘ inner` on `inner`'s grid:
-/// `x ↦ u_inner(x) + u_outer(x + u_inner(x))` (so warping by the result equals warping by
-/// `inner`'s map first, then evaluating `outer`'s). `outer` is sampled trilinearly.
+/// The displacement of `outer ∘ inner` on `inner`'s grid (see
+/// [`hounsfield_imgproc::field::compose`]).
 pub fn compose(
     outer: &DisplacementField,
     inner: &DisplacementField,
 ) -> Result<DisplacementField, PhantomError> {
-    let dims = inner.dims();
-    let i2w = inner.geometry().index_to_world_affine();
-    let plane = dims[0] * dims[1];
-    let src = inner.data();
-    let mut out = vec![[0f32; 3]; src.len()];
-    out.par_chunks_mut(plane).enumerate().for_each(|(k, sl)| {
-        for (o, val) in sl.iter_mut().enumerate() {
-            let (i, j) = (o % dims[0], o / dims[0]);
-            let p = i2w.apply([i as f64, j as f64, k as f64]);
-            let a = src[k * plane + o];
-            let q = [p[0] + a[0] as f64, p[1] + a[1] as f64, p[2] + a[2] as f64];
-            let b = outer.displacement_at(q);
-            *val = [(a[0] as f64 + b[0]) as f32, (a[1] as f64 + b[1]) as f32, (a[2] as f64 + b[2]) as f32];
-        }
-    });
-    Ok(DisplacementField::from_vec(dims, *inner.geometry(), out)?)
+    Ok(hounsfield_imgproc::field::compose(outer, inner)?)
 }
 
 /// Number of squarings [`exponentiate`] uses for `velocity`: the smallest `n` with

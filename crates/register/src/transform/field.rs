@@ -11,28 +11,13 @@ use rayon::prelude::*;
 
 use crate::error::RegisterError;
 
-/// The displacement of `outer ∘ inner` on `inner`'s grid: `x ↦ u_in(x) + u_out(x + u_in(x))`
-/// (first `inner`, then `outer`), `outer` sampled trilinearly (constant beyond its grid).
+/// The displacement of `outer ∘ inner` on `inner`'s grid (see
+/// [`hounsfield_imgproc::field::compose`]).
 pub fn compose(
     outer: &DisplacementField,
     inner: &DisplacementField,
 ) -> Result<DisplacementField, RegisterError> {
-    let dims = inner.dims();
-    let i2w = inner.geometry().index_to_world_affine();
-    let plane = dims[0] * dims[1];
-    let src = inner.data();
-    let mut out = vec![[0f32; 3]; src.len()];
-    out.par_chunks_mut(plane).enumerate().for_each(|(k, sl)| {
-        for (o, val) in sl.iter_mut().enumerate() {
-            let (i, j) = (o % dims[0], o / dims[0]);
-            let p = i2w.apply([i as f64, j as f64, k as f64]);
-            let a = src[k * plane + o];
-            let q = [p[0] + a[0] as f64, p[1] + a[1] as f64, p[2] + a[2] as f64];
-            let b = outer.displacement_at(q);
-            *val = [(a[0] as f64 + b[0]) as f32, (a[1] as f64 + b[1]) as f32, (a[2] as f64 + b[2]) as f32];
-        }
-    });
-    Ok(DisplacementField::from_vec(dims, *inner.geometry(), out)?)
+    Ok(hounsfield_imgproc::field::compose(outer, inner)?)
 }
 
 /// The displacement `T(x) − x` of any transform at every voxel of a grid (how composites,

@@ -211,7 +211,7 @@ const POLE: f64 = -0.267_949_192_431_122_7;
 /// Turns samples into cubic B-spline coefficients in place, with mirror (whole-sample
 /// symmetric) boundaries: one causal and one anti-causal first-order recursion (Unser 1999,
 /// Box 2; the same initialisation and 1e-10 horizon as ITK `BSplineDecompositionImageFilter`).
-pub(crate) fn bspline_prefilter_line(c: &mut [f64]) {
+pub fn bspline_prefilter_line(c: &mut [f64]) {
     let n = c.len();
     if n < 2 {
         return;

@@ -453,50 +453,10 @@ fn prefilter_axis(data: &mut [f64], size: [usize; 3], axis: usize) {
         for (t, v) in line.iter_mut().enumerate() {
             *v = data[start + t * stride];
         }
-        prefilter_line(&mut line);
+        hounsfield_imgproc::interpolate::bspline_prefilter_line(&mut line);
         for (t, v) in line.iter().enumerate() {
             data[start + t * stride] = *v;
         }
-    }
-}
-
-fn prefilter_line(c: &mut [f64]) {
-    let n = c.len();
-    if n < 2 {
-        return;
-    }
-    let z: f64 = 3f64.sqrt() - 2.0;
-    let gain = (1.0 - z) * (1.0 - 1.0 / z);
-    c.iter_mut().for_each(|v| *v *= gain);
-    // Causal initialisation for mirror boundaries: a truncated sum when the line is longer
-    // than the 1e-10 horizon, else the exact mirrored sum (as imgproc and ITK do).
-    let horizon = ((1e-10f64).ln() / z.abs().ln()).ceil() as usize;
-    c[0] = if horizon < n {
-        let (mut sum, mut zn) = (c[0], z);
-        for v in &c[1..horizon] {
-            sum += zn * v;
-            zn *= z;
-        }
-        sum
-    } else {
-        let iz = 1.0 / z;
-        let mut zn = z;
-        let mut z2n = z.powi(n as i32 - 1);
-        let mut sum = c[0] + z2n * c[n - 1];
-        z2n = z2n * z2n * iz;
-        for v in &c[1..n - 1] {
-            sum += (zn + z2n) * v;
-            zn *= z;
-            z2n *= iz;
-        }
-        sum / (1.0 - zn * zn)
-    };
-    for i in 1..n {
-        c[i] += z * c[i - 1];
-    }
-    c[n - 1] = (z / (z * z - 1.0)) * (z * c[n - 2] + c[n - 1]);
-    for i in (0..n - 1).rev() {
-        c[i] = z * (c[i + 1] - c[i]);
     }
 }
 

@@ -252,7 +252,7 @@ pub fn bspline_prefilter_line(c: &mut [f64]) {
 
 /// Cubic B-spline weights of the 4 coefficients at `⌊x⌋ − 1 … ⌊x⌋ + 2` for fraction `t`.
 #[inline(always)]
-fn bspline_weights(t: f64) -> [f64; 4] {
+pub fn bspline_weights(t: f64) -> [f64; 4] {
     let s = 1.0 - t;
     let t2 = t * t;
     [
@@ -265,7 +265,7 @@ fn bspline_weights(t: f64) -> [f64; 4] {
 
 /// Derivatives of [`bspline_weights`] with respect to `t`.
 #[inline(always)]
-fn bspline_dweights(t: f64) -> [f64; 4] {
+pub fn bspline_dweights(t: f64) -> [f64; 4] {
     let s = 1.0 - t;
     [-0.5 * s * s, 1.5 * t * t - 2.0 * t, -1.5 * t * t + t + 0.5, 0.5 * t * t]
 }
@@ -273,7 +273,7 @@ fn bspline_dweights(t: f64) -> [f64; 4] {
 /// Mirror index (whole-sample symmetric, as ITK `ApplyMirrorBoundaryConditions`) of `i` in
 /// `0..n`: `-1 → 1`, `n → n − 2`.
 #[inline(always)]
-fn mirror(i: isize, n: usize) -> usize {
+pub fn mirror(i: isize, n: usize) -> usize {
     if n == 1 {
         return 0;
     }

@@ -6,6 +6,7 @@ use hounsfield_core::linalg::Vec3;
 use hounsfield_core::{Affine3, Volume};
 use hounsfield_imgproc::filter::{self, Smoothing};
 use hounsfield_imgproc::interpolate::Interpolation;
+use hounsfield_imgproc::interpolate::{bspline_dweights, bspline_weights, mirror};
 use hounsfield_imgproc::resample::{grid_for_spacing, resample};
 
 use crate::error::{invalid, RegisterError};
@@ -118,39 +119,6 @@ pub enum MovingInterpolation {
     /// gradient is exact, so optimizers converge to sub-voxel precision (the default).
     #[default]
     BSpline,
-}
-
-/// Cubic B-spline weights and their derivatives for fraction `t`.
-#[inline(always)]
-fn cubic(t: f64) -> ([f64; 4], [f64; 4]) {
-    let s = 1.0 - t;
-    let t2 = t * t;
-    (
-        [
-            s * s * s / 6.0,
-            (3.0 * t2 * t - 6.0 * t2 + 4.0) / 6.0,
-            (-3.0 * t2 * t + 3.0 * t2 + 3.0 * t + 1.0) / 6.0,
-            t2 * t / 6.0,
-        ],
-        [-0.5 * s * s, 1.5 * t2 - 2.0 * t, -1.5 * t2 + t + 0.5, 0.5 * t2],
-    )
-}
-
-/// Whole-sample mirror index of `i` in `0..n`.
-#[inline(always)]
-fn mirror(i: isize, n: usize) -> usize {
-    if n == 1 {
-        return 0;
-    }
-    let last = n as isize - 1;
-    let m = if i < 0 {
-        -i
-    } else if i > last {
-        2 * last - i
-    } else {
-        i
-    };
-    m.clamp(0, last) as usize
 }
 
 #[derive(Clone, Debug)]
@@ -278,7 +246,7 @@ impl MovingImage {
             Samplers::BSpline(coef, mit) => {
                 let axis = |x: f64, n: usize, stride: usize| {
                     let f = (x + 1.0) as isize - 1;
-                    let (w, d) = cubic(x - f as f64);
+                    let (w, d) = (bspline_weights(x - f as f64), bspline_dweights(x - f as f64));
                     let o = [0, 1, 2, 3].map(|k| mirror(f - 1 + k, n) * stride);
                     (o, w, d)
                 };

@@ -20,24 +20,12 @@
 
 use hounsfield_core::linalg::{self, Mat3, Vec3};
 use hounsfield_core::{check_alloc, Affine3, Geometry, Transform};
+use hounsfield_imgproc::interpolate::bspline_weights as weights;
 
 use crate::error::{bad_params, RegisterError};
 
 const ITK_NAME_3D: &str = "BSplineTransform_double_3_3";
 const ITK_NAME_2D: &str = "BSplineTransform_double_2_2";
-
-/// Cubic B-spline weights of the four nodes `⌊g⌋ − 1 … ⌊g⌋ + 2` for fraction `t`.
-#[inline(always)]
-pub(crate) fn weights(t: f64) -> [f64; 4] {
-    let s = 1.0 - t;
-    let t2 = t * t;
-    [
-        s * s * s / 6.0,
-        (3.0 * t2 * t - 6.0 * t2 + 4.0) / 6.0,
-        (-3.0 * t2 * t + 3.0 * t2 + 3.0 * t + 1.0) / 6.0,
-        t2 * t / 6.0,
-    ]
-}
 
 /// `β³(x)`.
 fn beta(x: f64) -> f64 {

@@ -175,6 +175,15 @@ impl Mask {
         Ok(Self { dims, data: vec![1.0; n] })
     }
 
+    /// `mask` when given, else the pattern of `kspace` ([`Mask::from_kspace`]): how every
+    /// reconstruction treats a missing mask.
+    pub fn given_or_from<'a>(mask: Option<&'a Mask>, kspace: &CoilArray) -> std::borrow::Cow<'a, Mask> {
+        match mask {
+            Some(m) => std::borrow::Cow::Borrowed(m),
+            None => std::borrow::Cow::Owned(Mask::from_kspace(kspace)),
+        }
+    }
+
     /// The pattern of a k-space array: 1 where any coil holds a non-zero sample (what BART's
     /// `estimate_pattern` does when no pattern is given).
     pub fn from_kspace(kspace: &CoilArray) -> Self {

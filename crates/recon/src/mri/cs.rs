@@ -172,14 +172,8 @@ pub fn pics(
     options: &PicsOptions,
     callback: Callback<'_>,
 ) -> Result<Volume<Complex32>, ReconError> {
-    let own;
-    let mask = match mask {
-        Some(m) => m,
-        None => {
-            own = Mask::from_kspace(kspace);
-            &own
-        }
-    };
+    let mask = Mask::given_or_from(mask, kspace);
+    let mask = &*mask;
     check_problem(kspace, maps, mask)?;
     let o = options;
     if o.iterations == 0 || o.iterations > 100_000 {

@@ -63,14 +63,8 @@ pub fn grappa(
     options: &GrappaOptions,
 ) -> Result<CoilArray, ReconError> {
     kspace.check_finite("k-space")?;
-    let own;
-    let mask = match mask {
-        Some(m) => m,
-        None => {
-            own = Mask::from_kspace(kspace);
-            &own
-        }
-    };
+    let mask = Mask::given_or_from(mask, kspace);
+    let mask = &*mask;
     mask.require_grid(kspace)?;
     let (w, b) = (options.width, options.blocks);
     if w % 2 == 0 || !(1..=15).contains(&w) {

@@ -345,14 +345,8 @@ pub fn cg_sense(
     options: &CgOptions,
     callback: Callback<'_>,
 ) -> Result<Volume<Complex32>, ReconError> {
-    let own;
-    let mask = match mask {
-        Some(m) => m,
-        None => {
-            own = Mask::from_kspace(kspace);
-            &own
-        }
-    };
+    let mask = Mask::given_or_from(mask, kspace);
+    let mask = &*mask;
     check_problem(kspace, maps, mask)?;
     if options.iterations == 0 || options.iterations > 100_000 {
         return Err(invalid("iterations", format!("must be 1..=100000, got {}", options.iterations)));

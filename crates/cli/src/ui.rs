@@ -40,6 +40,24 @@ impl GlobalArgs {
         pb
     }
 
+    /// A bar over `n` solver iterations showing the residual (set as the bar's prefix), or a
+    /// hidden one when quiet or not on a terminal.
+    pub fn iteration_bar(&self, n: usize, what: &str) -> ProgressBar {
+        let pb = if self.quiet || !std::io::stderr().is_terminal() {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(n as u64)
+        };
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} {per_sec} (eta {eta}) residual {prefix}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb.set_message(what.to_owned());
+        pb
+    }
+
     /// Prints an informational line to stderr unless quiet.
     pub fn note(&self, msg: impl AsRef<str>) {
         if !self.quiet {

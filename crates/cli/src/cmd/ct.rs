@@ -14,7 +14,6 @@
 //! TOML beside it (`sino.nii.gz` → `sino.toml`), and commands that read one look there when
 //! `--geometry` is not given.
 
-use std::io::IsTerminal;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -29,7 +28,6 @@ use hounsfield_recon::ct::{
     JosephProjector, Projector, ScanGeometry, SimulateOptions, TvOptions, VolumeGrid,
 };
 use hounsfield_recon::pet;
-use indicatif::{ProgressBar, ProgressStyle};
 
 /// Ramp filter window.
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
@@ -334,21 +332,6 @@ fn save(path: &Path, v: Volume<f32>, g: &crate::ui::GlobalArgs) -> anyhow::Resul
     Ok(())
 }
 
-/// A progress bar of `n` iterations (hidden when quiet or not on a terminal).
-fn bar(g: &crate::ui::GlobalArgs, n: usize, what: &str) -> ProgressBar {
-    let pb = if g.quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(n as u64)
-    };
-    pb.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} (eta {eta}) residual {prefix}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    pb.set_message(what.to_owned());
-    pb
-}
-
 /// The scan with its isocentre on the volume's centre voxel when the file gave none.
 fn centred_on(scan: ScanGeometry, v: &Volume<f32>) -> anyhow::Result<ScanGeometry> {
     if scan.spec().isocentre_mm.is_some() {
@@ -422,7 +405,7 @@ pub fn recon_ct(a: ReconCtArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()>
         }
         m => {
             let p = JosephProjector::new(&scan, &grid)?;
-            let pb = bar(g, iterations, &format!("{m:?}").to_lowercase());
+            let pb = g.iteration_bar(iterations, &format!("{m:?}").to_lowercase());
             let mut cb = |i: &IterationInfo| {
                 pb.set_position(i.iteration as u64);
                 pb.set_prefix(format!("{:.4e}", i.residual));
@@ -468,7 +451,7 @@ pub fn recon_pet(a: ReconPetArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<(
         PetMethod::Mlem => 1,
         PetMethod::Osem => a.subsets,
     };
-    let pb = bar(g, a.iterations, if subsets == 1 { "mlem" } else { "osem" });
+    let pb = g.iteration_bar(a.iterations, if subsets == 1 { "mlem" } else { "osem" });
     let mut cb = |i: &IterationInfo| {
         pb.set_position(i.iteration as u64);
         pb.set_prefix(format!("{:.6e}", i.residual));

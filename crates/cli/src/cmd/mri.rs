@@ -22,7 +22,6 @@
 //! default the middle one), the file's `mask` when no `--mask` is given, and pixel spacing
 //! from the ISMRMRD header's encoded field of view over its matrix (else `--spacing`).
 
-use std::io::IsTerminal;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -42,7 +41,6 @@ use hounsfield_recon::mri::sampling::{self, PoissonOptions, RadialOrdering, Traj
 use hounsfield_recon::mri::sense::{cg_sense, zero_filled, CgOptions};
 use hounsfield_recon::mri::simulate::{add_noise, simulate_kspace, KspaceNoise};
 use hounsfield_recon::mri::{centred_geometry, coils, CoilArray, Complex32, Mask};
-use indicatif::{ProgressBar, ProgressStyle};
 
 /// Reconstruction method.
 #[derive(Clone, Copy, Debug, Default, ValueEnum, PartialEq, Eq)]
@@ -304,25 +302,9 @@ fn read_geometry(kspace: &Path, dims: [usize; 3], spacing: f64) -> anyhow::Resul
 fn write_geometry(kspace: &Path, g: &Geometry) -> anyhow::Result<PathBuf> {
     let p = geometry_path(kspace);
     let text = serde_json::to_string_pretty(g)?;
-    let tmp = PathBuf::from(format!("{}.tmp", p.display()));
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, &p))
+    hounsfield_io::atomic::write_bytes(&p, text.as_bytes())
         .with_context(|| format!("cannot write {}", p.display()))?;
     Ok(p)
-}
-
-fn bar(g: &crate::ui::GlobalArgs, n: usize, what: &str) -> ProgressBar {
-    let pb = if g.quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(n as u64)
-    };
-    pb.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} (eta {eta}) residual {prefix}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    pb.set_message(what.to_owned());
-    pb
 }
 
 fn save_image(path: &Path, img: &Volume<Complex32>, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> {
@@ -412,7 +394,7 @@ pub fn recon_mri(a: ReconMriArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<(
         }
         _ => None,
     };
-    let pb = bar(g, a.iterations, &format!("{:?}", a.method).to_lowercase());
+    let pb = g.iteration_bar(a.iterations, &format!("{:?}", a.method).to_lowercase());
     let mut cb = |i: &IterationInfo| {
         pb.set_position(i.iteration as u64);
         pb.set_prefix(format!("{:.4e}", i.residual));
@@ -479,7 +461,7 @@ fn recon_radial(
     let img = match (a.method, &maps) {
         (MriMethod::ZeroFilled, m) => nufft::gridding(&data, m.as_ref(), geometry, &o)?,
         (MriMethod::Sense, Some(m)) => {
-            let pb = bar(g, a.iterations, "sense (radial)");
+            let pb = g.iteration_bar(a.iterations, "sense (radial)");
             let mut cb = |i: &IterationInfo| {
                 pb.set_position(i.iteration as u64);
                 pb.set_prefix(format!("{:.4e}", i.residual));

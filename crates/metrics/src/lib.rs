@@ -6,6 +6,7 @@
 //! | module | metrics |
 //! |---|---|
 //! | [`image`] | MAE, MSE, RMSE, PSNR (data range stated), SSIM (scikit-image's Gaussian-window definition) |
+//! | [`segmentation`] | Dice, IoU, precision, recall, HD, HD95, ASSD, NSD and volumes per label (MONAI's definitions and empty-mask conventions) |
 //! | [`registration`] | TRE on landmarks, Jacobian determinant map and folding fraction |
 //!
 //! ```
@@ -20,6 +21,7 @@
 
 pub mod image;
 pub mod registration;
+pub mod segmentation;
 
 /// Why a metric could not be computed.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +39,14 @@ pub enum MetricsError {
         name: &'static str,
         /// What is wrong.
         reason: String,
+    },
+    /// A label asked for (or found on one side only) is missing.
+    #[error("label {label} is missing from the {side}")]
+    LabelMissing {
+        /// The label.
+        label: u16,
+        /// Which side lacks it.
+        side: &'static str,
     },
     /// An input holds NaN or infinity where the metric cannot skip it.
     #[error("non-finite input values for {0}")]

@@ -1,0 +1,37 @@
+//! Segmentation: classical, atlas-based, deep; post-processing; label statistics.
+//!
+//! Every function takes volumes with their geometry and returns masks (`Volume<u8>`, 0/1) or
+//! label maps ([`LabelVolume`](hounsfield_core::LabelVolume)) on the input's grid.
+//!
+//! | module | methods |
+//! |---|---|
+//! | [`threshold`] | fixed ranges, CT presets (air, lung, fat, soft tissue, bone), Otsu, multi-Otsu (scikit-image's definitions) |
+//! | [`region`] | seeded region growing: confidence connected (ITK's definition) |
+//! | [`ct`] | classical CT body and lung segmentation |
+//! | [`brain`] | MR brain tissue (CSF, GM, WM): Gaussian mixture + Potts MRF (FAST/Atropos-like) |
+//! | [`atlas`] | atlas registration and label propagation; majority and locally weighted voting |
+//! | [`stats`] | per-label volume (mL) and intensity statistics |
+//!
+//! Deep segmentation runs trained models through `hounsfield-nn` (`hounsfield segment
+//! --method model`); connected components, hole filling and morphology for post-processing
+//! live in `hounsfield-imgproc`.
+//!
+//! ```
+//! use hounsfield_core::{Geometry, Volume};
+//! use hounsfield_segment::threshold::{otsu, threshold};
+//!
+//! let img = Volume::from_vec([4, 1, 1], Geometry::default(), vec![0.0f32, 1.0, 9.0, 10.0]).unwrap();
+//! let t = otsu(&img, 256, None).unwrap();
+//! let mask = threshold(&img, t.next_up(), f64::INFINITY).unwrap();
+//! assert_eq!(mask.data(), &[0, 0, 1, 1]);
+//! ```
+
+pub mod atlas;
+pub mod brain;
+pub mod ct;
+mod error;
+pub mod region;
+pub mod stats;
+pub mod threshold;
+
+pub use error::SegmentError;

@@ -18,12 +18,13 @@
 //!
 //! ```
 //! use hounsfield_core::{Geometry, Volume};
-//! use hounsfield_segment::threshold::{otsu, threshold};
+//! use hounsfield_segment::threshold::{classify, otsu};
 //!
-//! let img = Volume::from_vec([4, 1, 1], Geometry::default(), vec![0.0f32, 1.0, 9.0, 10.0]).unwrap();
-//! let t = otsu(&img, 256, None).unwrap();
-//! let mask = threshold(&img, t.next_up(), f64::INFINITY).unwrap();
-//! assert_eq!(mask.data(), &[0, 0, 1, 1]);
+//! let img = Volume::from_vec([4, 1, 1], Geometry::default(), vec![0.0f32, 0.0, 9.0, 10.0]).unwrap();
+//! let t = otsu(&img, 256, None).unwrap(); // foreground is v > t
+//! assert!(t > 0.0 && t < 9.0);
+//! let classes = classify(&img, &[t]).unwrap();
+//! assert_eq!(classes.data(), &[0, 0, 1, 1]);
 //! ```
 
 pub mod atlas;

@@ -34,6 +34,7 @@ use rayon::prelude::*;
 use realfft::{RealFftPlanner, RealToComplex};
 
 use super::geometry::{Beam, DetectorShape, ScanGeometry, VolumeGrid};
+use super::simd;
 use crate::error::{check_finite, invalid, ReconError};
 
 /// The apodisation window of the ramp filter (the names of scikit-image's `iradon`).
@@ -294,9 +295,16 @@ fn row_filter(scan: &ScanGeometry, filter: Filter) -> RowFilter {
 struct Batch {
     views: Vec<usize>,
     /// `(q[k], q[k+1] − q[k])` for linear interpolation with one load, times the view's
-    /// angular weight.
+    /// angular weight (fan and cone beams; empty for 2-D parallel beams).
     pairs: Vec<[f32; 2]>,
+    /// 2-D parallel beams: per view [`LINE_PAD`]`+ cols` values then as many slopes divided
+    /// by 2¹⁶ (see [`simd::Line`]), zero past the last column (empty otherwise).
+    lines: Vec<f32>,
 }
+
+/// Zeros after each view's values and slopes, so that the 8-wide loads of
+/// [`simd::add_lines4`] starting at any column stay inside the view.
+const LINE_PAD: usize = 8;
 
 /// Filtered back-projection of a parallel or fan-beam sinogram (also a stack of parallel
 /// slices); for cone beams use [`fdk`]. Returns the image on `options.grid` (default
@@ -408,16 +416,33 @@ fn backproject_streamed(
             }
         });
         filter.apply(&mut data);
-        let mut pairs = vec![[0.0f32; 2]; data.len()];
-        pairs.par_chunks_mut(nc).zip(data.par_chunks(nc)).enumerate().for_each(|(line, (p, q))| {
-            let w = scan.view_weights()[views[line / nr]] as f32;
-            for k in 0..nc {
-                let next = if k + 1 < nc { q[k + 1] } else { 0.0 };
-                p[k] = [w * q[k], w * (next - q[k])];
-            }
-        });
+        let (mut pairs, mut lines) = (Vec::new(), Vec::new());
+        if bp.parallel_2d() {
+            // One detector row per view (2-D scans have one row).
+            let stride = nc + LINE_PAD;
+            lines = vec![0.0f32; 2 * stride * views.len()];
+            lines.par_chunks_mut(2 * stride).zip(data.par_chunks(nc)).enumerate().for_each(|(b, (l, q))| {
+                let w = scan.view_weights()[views[b]] as f32;
+                let (vals, slopes) = l.split_at_mut(stride);
+                for k in 0..nc {
+                    let next = if k + 1 < nc { q[k + 1] } else { 0.0 };
+                    vals[k] = w * q[k];
+                    // Exact: a power-of-two scale.
+                    slopes[k] = w * (next - q[k]) * (1.0 / 65536.0);
+                }
+            });
+        } else {
+            pairs = vec![[0.0f32; 2]; data.len()];
+            pairs.par_chunks_mut(nc).zip(data.par_chunks(nc)).enumerate().for_each(|(line, (p, q))| {
+                let w = scan.view_weights()[views[line / nr]] as f32;
+                for k in 0..nc {
+                    let next = if k + 1 < nc { q[k + 1] } else { 0.0 };
+                    p[k] = [w * q[k], w * (next - q[k])];
+                }
+            });
+        }
         drop(data);
-        bp.accumulate(&Batch { views, pairs }, volume.data_mut());
+        bp.accumulate(&Batch { views, pairs, lines }, volume.data_mut());
         start += batch;
     }
     Ok(volume)
@@ -429,6 +454,11 @@ struct Backprojector {
     grid: VolumeGrid,
     /// Radius (mm) of the reconstructed cylinder (infinite: everything).
     fov: f64,
+    /// 2-D parallel beams: per view the detector column of pixel `(i, j)` is
+    /// `a + j·b + i·c` (empty otherwise).
+    columns: Vec<[f64; 3]>,
+    /// The AVX2 kernels may run (see [`simd`]).
+    simd: bool,
 }
 
 impl Backprojector {
@@ -461,7 +491,33 @@ impl Backprojector {
                 }
             }
         };
-        Ok(Self { scan: scan.clone(), grid: *grid, fov })
+        let mut bp =
+            Self { scan: scan.clone(), grid: *grid, fov, columns: Vec::new(), simd: simd::avx2_available() };
+        if bp.parallel_2d() {
+            // The column is linear in the pixel indices: one frame per view, not per row.
+            let g = &grid.geometry;
+            let ax = g.axis_direction(0).map(|c| c * g.spacing[0]);
+            let ay = g.axis_direction(1).map(|c| c * g.spacing[1]);
+            let iso = scan.isocentre();
+            let p00 = [g.origin[0] - iso[0], g.origin[1] - iso[1]];
+            let nc = scan.cols();
+            let c_half = (nc / 2) as f64;
+            let du = scan.col_spacing();
+            let u_off = scan.u_of(c_half);
+            bp.columns = (0..scan.views())
+                .map(|v| {
+                    let e = scan.frame(v).e_u;
+                    let dot = |p: [f64; 2]| p[0] * e[0] + p[1] * e[1];
+                    [(dot(p00) - u_off) / du + c_half, dot([ay[0], ay[1]]) / du, dot([ax[0], ax[1]]) / du]
+                })
+                .collect();
+        }
+        Ok(bp)
+    }
+
+    /// A 2-D parallel-beam reconstruction (one slice, one detector row): [`Self::parallel_row`].
+    fn parallel_2d(&self) -> bool {
+        self.grid.dims[2] == 1 && !self.scan.is_3d() && matches!(self.scan.beam(), Beam::Parallel)
     }
 
     /// The pixels `i` of the voxel row starting at offset `p` (mm from the isocentre, in the
@@ -521,34 +577,20 @@ impl Backprojector {
         );
     }
 
-    /// One image row of a 2-D parallel-beam back-projection: the detector column is linear
-    /// in the pixel index, computed in 16.16 fixed point (integer steps, no float-to-int
-    /// conversion per pixel; error below `nx·2⁻¹⁷` column), four views per pass so each
-    /// pixel is loaded and stored once per four views.
-    fn parallel_row(
-        &self,
-        batch: &Batch,
-        out: &mut [f32],
-        py: [f64; 2],
-        fov: (usize, usize),
-        s: &mut Scratch,
-    ) {
+    /// One image row `j` of a 2-D parallel-beam back-projection: the detector column is
+    /// linear in the pixel index, computed in 16.16 fixed point (integer steps, no
+    /// float-to-int conversion per pixel; error below `nx·2⁻¹⁷` column), four views per pass
+    /// so each pixel is loaded and stored once per four views, eight pixels at a time where
+    /// AVX2 is available ([`simd::add_lines4`]).
+    fn parallel_row(&self, batch: &Batch, out: &mut [f32], j: usize, fov: (usize, usize), s: &mut Scratch) {
         const ONE: f64 = 65536.0;
         let nx = out.len();
         let nc = self.scan.cols();
-        let g = &self.grid.geometry;
-        let ax = g.axis_direction(0).map(|c| c * g.spacing[0]);
-        let c_half = (nc / 2) as f64;
-        let du = self.scan.col_spacing();
-        let u_off = self.scan.u_of(c_half);
-        let top = ((nc - 1) as i64) << 16;
+        let stride = nc + LINE_PAD;
         s.params.clear();
         for (b, &view) in batch.views.iter().enumerate() {
-            let f = self.scan.frame(view);
-            let a0 = py[0] * f.e_u[0] + py[1] * f.e_u[1];
-            let da = ax[0] * f.e_u[0] + ax[1] * f.e_u[1];
-            let c0 = (a0 - u_off) / du + c_half;
-            let dc = da / du;
+            let [a, bj, dc] = self.columns[view];
+            let c0 = a + j as f64 * bj;
             if let Some((lo, hi)) = linear_range(c0, dc, (nc - 1) as f64, nx) {
                 let (lo, hi) = (lo.max(fov.0), hi.min(fov.1));
                 if lo > hi {
@@ -563,18 +605,22 @@ impl Backprojector {
                 });
             }
         }
-        let pairs = &batch.pairs;
-        #[inline(always)]
-        fn at(p: &ViewLine, pairs: &[[f32; 2]], nc: usize, top: i64, i: usize) -> f32 {
-            let c = (p.c0 + i as i64 * p.dc).clamp(0, top);
-            let k = ((c >> 16) as usize).min(nc - 1);
-            let fr = (c & 0xFFFF) as f32 * (1.0 / 65536.0);
-            let q = pairs.get(p.b * nc + k).copied().unwrap_or_default();
-            q[0] + fr * q[1]
-        }
+        let line = |p: &ViewLine, from: usize| {
+            let l = &batch.lines[p.b * 2 * stride..][..2 * stride];
+            let (vals, slopes) = l.split_at(stride);
+            simd::Line { vals, slopes, c: p.c0 + from as i64 * p.dc, dc: p.dc }
+        };
         let single = |p: &ViewLine, out: &mut [f32], lo: usize, hi: usize| {
-            for (i, o) in out.iter_mut().enumerate().take(hi + 1).skip(lo) {
-                *o += at(p, pairs, nc, top, i);
+            let l = line(p, lo);
+            let mut c = l.c;
+            for o in &mut out[lo..=hi] {
+                // The clamp keeps a coordinate rounded just off either end on the detector.
+                let cc = c.clamp(0, ((nc - 1) as i64) << 16);
+                let k = (cc >> 16) as usize;
+                if let (Some(&v), Some(&d)) = (l.vals.get(k), l.slopes.get(k)) {
+                    *o += v + (cc & 0xFFFF) as f32 * d;
+                }
+                c += l.dc;
             }
         };
         for group in s.params.chunks(4) {
@@ -582,29 +628,9 @@ impl Backprojector {
                 let lo = p0.lo.max(p1.lo).max(p2.lo).max(p3.lo);
                 let hi = p0.hi.min(p1.hi).min(p2.hi).min(p3.hi);
                 if lo <= hi {
-                    let (l0, l1, l2, l3) = (
-                        &pairs[p0.b * nc..][..nc],
-                        &pairs[p1.b * nc..][..nc],
-                        &pairs[p2.b * nc..][..nc],
-                        &pairs[p3.b * nc..][..nc],
-                    );
-                    // No clamp: a coordinate rounded just off the detector (or negative,
-                    // which wraps to a huge index) reads 0 through `get`.
-                    let one = |c: i64, l: &[[f32; 2]]| {
-                        let fr = (c & 0xFFFF) as f32 * (1.0 / 65536.0);
-                        let q = l.get((c >> 16) as usize).copied().unwrap_or_default();
-                        q[0] + fr * q[1]
-                    };
-                    // Running coordinates: one integer add per view and pixel.
-                    let at = |p: &ViewLine| p.c0 + lo as i64 * p.dc;
-                    let (mut c0, mut c1, mut c2, mut c3) = (at(p0), at(p1), at(p2), at(p3));
-                    for o in out.iter_mut().take(hi + 1).skip(lo) {
-                        *o += (one(c0, l0) + one(c1, l1)) + (one(c2, l2) + one(c3, l3));
-                        c0 += p0.dc;
-                        c1 += p1.dc;
-                        c2 += p2.dc;
-                        c3 += p3.dc;
-                    }
+                    // Columns past the detector read the zero padding.
+                    let lines = [line(p0, lo), line(p1, lo), line(p2, lo), line(p3, lo)];
+                    simd::add_lines4(&mut out[lo..=hi], &lines, self.simd);
                     for p in group {
                         if p.lo < lo {
                             single(p, out, p.lo, lo - 1);
@@ -649,8 +675,8 @@ impl Backprojector {
             let j = j0 + jj;
             let py = [p00[0] + j as f64 * ay[0], p00[1] + j as f64 * ay[1]];
             let Some((f0, f1)) = self.fov_range(py, ax, nx) else { continue };
-            if flat_2d && matches!(beam, Beam::Parallel) {
-                self.parallel_row(batch, &mut block[jj * nx..][..nx], py, (f0, f1), s);
+            if self.parallel_2d() {
+                self.parallel_row(batch, &mut block[jj * nx..][..nx], j, (f0, f1), s);
                 continue;
             }
             for (b, &view) in batch.views.iter().enumerate() {

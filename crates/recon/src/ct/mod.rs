@@ -16,6 +16,7 @@ pub mod fbp;
 pub mod geometry;
 pub mod iterative;
 pub mod projector;
+mod simd;
 pub mod simulate;
 
 pub use demo::{demo_reconstruction, DemoResult, Score};

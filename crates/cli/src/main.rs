@@ -46,6 +46,9 @@ enum Command {
     Drr(cmd::ct::DrrArgs),
     /// Sampling masks and trajectories for MRI (random 1-D, equispaced, Poisson disc, radial).
     Mask(cmd::mri::MaskArgs),
+    /// Segment an image: thresholds, Otsu, region growing, CT lungs, MR brain tissue, atlases,
+    /// trained models.
+    Segment(cmd::segment::SegmentArgs),
     /// Register a moving image to a fixed image (rigid, affine, B-spline, SyN).
     Register(cmd::register::RegisterArgs),
     /// Apply or convert transforms.
@@ -79,6 +82,8 @@ enum TransformCmd {
 enum EvalCmd {
     /// Target registration error on landmarks, Jacobian and folding of a transform.
     Registration(cmd::register::EvalRegistrationArgs),
+    /// Dice, IoU, HD, HD95, ASSD, NSD and volumes per label (MONAI's definitions), in mm.
+    Segmentation(cmd::segment::EvalSegmentationArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -122,6 +127,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Register(a) => cmd::register::register(a, &cli.global),
         Command::Transform(TransformCmd::Apply(a)) => cmd::register::transform_apply(a, &cli.global),
         Command::Eval(EvalCmd::Registration(a)) => cmd::register::eval_registration(a, &cli.global),
+        Command::Eval(EvalCmd::Segmentation(a)) => cmd::segment::eval_segmentation(a, &cli.global),
+        Command::Segment(a) => cmd::segment::segment(a, &cli.global),
         Command::Train(a) => cmd::nn::train(a, &cli.global),
         Command::Infer(a) => cmd::nn::infer(a, &cli.global),
         Command::Model(ModelCmd::Info(a)) => cmd::nn::model_info(a, &cli.global),

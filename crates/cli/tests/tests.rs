@@ -9,3 +9,4 @@ mod nn;
 mod phantom;
 mod recon;
 mod register;
+mod segment;

@@ -9,6 +9,7 @@ pub mod nn;
 pub mod phantom;
 pub mod register;
 pub mod run;
+pub mod segment;
 pub mod slice;
 
 use std::path::Path;

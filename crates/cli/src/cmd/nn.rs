@@ -414,3 +414,34 @@ pub fn model_info(a: ModelInfoArgs, _g: &crate::ui::GlobalArgs) -> anyhow::Resul
     println!("weights       {} ({} bytes, sha256 {} verified)", wpath.display(), bytes.len(), c.model.sha256);
     Ok(())
 }
+
+/// Runs a segmentation model (folder with card, or bare ONNX) on one image and returns its
+/// label map on the image's grid (`hounsfield segment --method model`).
+pub fn predict_labels(
+    model: &Path,
+    image: &Volume<f32>,
+    g: &crate::ui::GlobalArgs,
+) -> anyhow::Result<hounsfield_core::LabelVolume> {
+    let args = InferArgs {
+        model: model.to_path_buf(),
+        input: Vec::new(),
+        out: PathBuf::new(),
+        window: None,
+        overlap: None,
+        mirror: false,
+        onnx_task: OnnxTask::Segmentation,
+        threads: None,
+        engine: Engine::Auto,
+    };
+    let runner = open_model(&args, g)?;
+    let pb = bar(g, 1, "inference {bar:30} {pos}/{len} windows (eta {eta})");
+    let pred = predict_volume(runner.predictor.as_ref(), &runner.spec, &[image], &mut |done, total| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64);
+    })?;
+    pb.finish_and_clear();
+    match pred {
+        Prediction::Labels(l) => Ok(l),
+        _ => bail!("{} is not a segmentation model", model.display()),
+    }
+}

@@ -206,17 +206,17 @@ pub struct EvalRegistrationArgs {
     pub json: bool,
 }
 
-fn load_f32(path: &Path, g: &crate::ui::GlobalArgs) -> anyhow::Result<Volume<f32>> {
+pub(crate) fn load_f32(path: &Path, g: &crate::ui::GlobalArgs) -> anyhow::Result<Volume<f32>> {
     Ok(super::load(path, None, g)?.volume.into_f32())
 }
 
-fn load_mask(path: &Path, g: &crate::ui::GlobalArgs) -> anyhow::Result<Volume<u8>> {
+pub(crate) fn load_mask(path: &Path, g: &crate::ui::GlobalArgs) -> anyhow::Result<Volume<u8>> {
     let v = load_f32(path, g)?;
     let data: Vec<u8> = v.data().iter().map(|&x| u8::from(x != 0.0)).collect();
     Volume::from_vec(v.dims(), *v.geometry(), data).with_context(|| format!("mask {}", path.display()))
 }
 
-fn load_labels(path: &Path, g: &crate::ui::GlobalArgs) -> anyhow::Result<LabelVolume> {
+pub(crate) fn load_labels(path: &Path, g: &crate::ui::GlobalArgs) -> anyhow::Result<LabelVolume> {
     super::load(path, None, g)?.volume.to_labels().with_context(|| format!("label map {}", path.display()))
 }
 
@@ -230,13 +230,13 @@ fn is_nifti(p: &Path) -> bool {
 }
 
 /// A bar over the iterations of the current stage and level (hidden when quiet or piped).
-struct Bar {
-    pb: ProgressBar,
+pub(crate) struct Bar {
+    pub(crate) pb: ProgressBar,
     key: (usize, usize),
 }
 
 impl Bar {
-    fn new(g: &crate::ui::GlobalArgs) -> Self {
+    pub(crate) fn new(g: &crate::ui::GlobalArgs) -> Self {
         let pb = if g.quiet || !std::io::stderr().is_terminal() {
             ProgressBar::hidden()
         } else {
@@ -249,7 +249,7 @@ impl Bar {
         Self { pb, key: (usize::MAX, usize::MAX) }
     }
 
-    fn update(&mut self, p: &Progress) {
+    pub(crate) fn update(&mut self, p: &Progress) {
         if self.key != (p.stage_index, p.level) {
             self.key = (p.stage_index, p.level);
             self.pb.set_length(p.iterations as u64);

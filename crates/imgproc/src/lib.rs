@@ -50,6 +50,7 @@
 //! | [`components`] | connected components (6/18/26), largest, small-component removal, mL | sorted by size |
 //! | [`distance`] | exact EDT in mm to foreground / background, signed distance | Felzenszwalb & Huttenlocher 2012 |
 //! | [`grid`] | crop, pad, flip, permute, extract slice, reorient ("LPS", "RAS", …) | exact; world positions kept |
+//! | [`mesh`] | marching-cubes surfaces of masks and label maps (world LPS mm, closed at the border) | Lorensen & Cline 1987, face-consistent ambiguity rule: watertight |
 
 pub mod components;
 pub mod distance;
@@ -60,6 +61,7 @@ pub mod grid;
 pub mod intensity;
 pub mod interpolate;
 mod lines;
+pub mod mesh;
 pub mod morphology;
 pub mod resample;
 

@@ -12,6 +12,7 @@
 //! | `morphology` | `scipy.ndimage.binary_dilation`/`binary_erosion`/`binary_fill_holes` |
 //! | `intensity` | `numpy.nanpercentile`, `numpy.histogram`, numpy mean/std |
 //! | `grid` | SimpleITK `DICOMOrient` |
+//! | `mesh` | scikit-image `measure.marching_cubes` (area, triangle count) |
 
 mod common;
 
@@ -20,5 +21,6 @@ mod distance;
 mod filter;
 mod grid;
 mod intensity;
+mod mesh;
 mod morphology;
 mod resample;

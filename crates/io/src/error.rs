@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::{
     dicom::DicomError, fastmri::FastMriError, metaimage::MetaImageError, nifti::NiftiError, nrrd::NrrdError,
-    raster::RasterError,
+    raster::RasterError, stl::StlError,
 };
 
 /// Any error from reading or writing an image file.
@@ -28,6 +28,9 @@ pub enum IoError {
     /// A PNG/JPEG file could not be read or written.
     #[error(transparent)]
     Raster(#[from] RasterError),
+    /// An STL file could not be written.
+    #[error(transparent)]
+    Stl(#[from] StlError),
     /// The path's format could not be recognised from its extension or content.
     #[error("unrecognised image format (supported: DICOM, .nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd, .png, .jpg): {}", .0.display())]
     UnknownFormat(PathBuf),

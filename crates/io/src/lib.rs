@@ -17,6 +17,7 @@
 //! | PNG, JPEG (2-D) | yes | PNG | [`raster`] |
 //! | BART `.cfl/.hdr` (complex, up to 16 dims; not an [`AnyVolume`]) | [`cfl::read`] | [`cfl::write`] | [`cfl`] |
 //! | fastMRI / ISMRMRD HDF5 k-space `.h5` (not an [`AnyVolume`]) | [`fastmri::read`] | no | [`fastmri`] |
+//! | binary STL surface mesh (LPS, mm; from [`hounsfield_imgproc::mesh`]) | no | [`stl::write`] | [`stl`] |
 //!
 //! ```no_run
 //! use hounsfield_io::{read_image, write_image, ReadOptions, WriteOptions};
@@ -36,6 +37,7 @@ pub mod metaimage;
 pub mod nifti;
 pub mod nrrd;
 pub mod raster;
+pub mod stl;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -13,3 +13,4 @@ mod nifti;
 mod nifti_peers;
 mod nrrd;
 mod raster;
+mod stl;

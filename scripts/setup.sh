@@ -54,19 +54,27 @@ if [ ! -f "$venv/.hounsfield-h5py-v1" ]; then
   touch "$venv/.hounsfield-h5py-v1"
 fi
 
+# highdicom (pure Python, over pydicom) reads back the DICOM SEG files the io tests write.
+if [ ! -f "$venv/.hounsfield-highdicom-v1" ]; then
+  log "installing highdicom into $venv"
+  "$venv/bin/pip" install -q highdicom
+  touch "$venv/.hounsfield-highdicom-v1"
+fi
+
 if [ "$bench" = 1 ] && [ ! -f "$venv/.hounsfield-bench-v2" ]; then
   log "installing benchmark peers into $venv"
   "$venv/bin/pip" install -q itk-rtk itk-elastix antspyx
   touch "$venv/.hounsfield-bench-v2"
 fi
-# PyTorch and MONAI for bench/nn_vs_torch.py, in a venv of their own: PyPI's torch wheel is
+# PyTorch and MONAI (with scipy, which MONAI's surface-distance metrics need) for
+# bench/nn_vs_torch.py and bench/segmentation_metrics_vs_monai.py, in a venv of their own: PyPI's torch wheel is
 # the CUDA build (about 4 GB installed), which no test needs.
 torch_venv="$cache/torch-venv"
-if [ "$bench" = 1 ] && [ ! -f "$torch_venv/.hounsfield-torch-v1" ]; then
+if [ "$bench" = 1 ] && [ ! -f "$torch_venv/.hounsfield-torch-v2" ]; then
   log "installing torch and monai into $torch_venv (benchmarks only; ~4 GB)"
   python3 -m venv "$torch_venv"
-  "$torch_venv/bin/pip" install -q --no-cache-dir torch monai
-  touch "$torch_venv/.hounsfield-torch-v1"
+  "$torch_venv/bin/pip" install -q --no-cache-dir torch monai scipy
+  touch "$torch_venv/.hounsfield-torch-v2"
 fi
 
 # --- Sample data from registry packages -------------------------------------------------

@@ -146,11 +146,11 @@ fn evaluate_labels(
     let spacing = pred.geometry().spacing;
     let voxel_ml = pred.geometry().voxel_volume() / 1000.0;
     let mut out = BTreeMap::new();
-    for &l in labels {
-        let (p, r, tp) = (counts.pred[l as usize], counts.reference[l as usize], counts.both[l as usize]);
-        let surf_p = surface(pred.data(), dims, spacing, l);
-        let surf_r = surface(reference.data(), dims, spacing, l);
-        let d = surface_distances(&surf_p, &surf_r, options);
+    let surf_p = surfaces(pred.data(), dims, spacing, labels);
+    let surf_r = surfaces(reference.data(), dims, spacing, labels);
+    for (i, &l) in labels.iter().enumerate() {
+        let (p, r, tp) = counts.get(l);
+        let d = surface_distances(&surf_p[i], &surf_r[i], options);
         let ratio = |num: u64, den: u64| if den == 0 { f64::NAN } else { num as f64 / den as f64 };
         let union = p + r - tp;
         out.insert(
@@ -186,8 +186,9 @@ struct Counts {
 
 impl Counts {
     fn of(pred: &[u16], reference: &[u16]) -> Self {
-        const N: usize = 1 << 16;
-        let zero = || Counts { pred: vec![0; N], reference: vec![0; N], both: vec![0; N] };
+        let max = pred.par_iter().chain(reference.par_iter()).copied().max().unwrap_or(0) as usize;
+        let n = max + 1;
+        let zero = || Counts { pred: vec![0; n], reference: vec![0; n], both: vec![0; n] };
         pred.par_chunks(1 << 18)
             .zip(reference.par_chunks(1 << 18))
             .fold(zero, |mut c, (p, r)| {
@@ -201,13 +202,23 @@ impl Counts {
                 c
             })
             .reduce(zero, |mut a, b| {
-                for i in 0..N {
+                for i in 0..n {
                     a.pred[i] += b.pred[i];
                     a.reference[i] += b.reference[i];
                     a.both[i] += b.both[i];
                 }
                 a
             })
+    }
+
+    /// The count of label `l` on each side (0 for labels above the maximum).
+    fn get(&self, l: u16) -> (u64, u64, u64) {
+        let i = l as usize;
+        (
+            self.pred.get(i).copied().unwrap_or(0),
+            self.reference.get(i).copied().unwrap_or(0),
+            self.both.get(i).copied().unwrap_or(0),
+        )
     }
 }
 
@@ -227,7 +238,7 @@ fn choose_labels(counts: &Counts, wanted: Option<&[u16]>) -> Result<Vec<u16>, Me
                         reason: "label 0 is the background".into(),
                     });
                 }
-                if counts.pred[l as usize] == 0 && counts.reference[l as usize] == 0 {
+                if counts.get(l).0 == 0 && counts.get(l).1 == 0 {
                     return Err(MetricsError::LabelMissing { label: l, side: "prediction or reference" });
                 }
             }
@@ -237,16 +248,16 @@ fn choose_labels(counts: &Counts, wanted: Option<&[u16]>) -> Result<Vec<u16>, Me
             Ok(v)
         }
         None => {
-            let only_pred: Vec<u16> = (1..=u16::MAX)
-                .filter(|&l| counts.pred[l as usize] > 0 && counts.reference[l as usize] == 0)
-                .collect();
+            let max = (counts.pred.len() - 1) as u16;
+            let only_pred: Vec<u16> =
+                (1..=max).filter(|&l| counts.get(l).0 > 0 && counts.get(l).1 == 0).collect();
             if let Some(&l) = only_pred.first() {
                 return Err(MetricsError::LabelMissing {
                     label: l,
                     side: "reference (it is only in the prediction)",
                 });
             }
-            let v: Vec<u16> = (1..=u16::MAX).filter(|&l| counts.reference[l as usize] > 0).collect();
+            let v: Vec<u16> = (1..=max).filter(|&l| counts.get(l).1 > 0).collect();
             if v.is_empty() {
                 return Err(MetricsError::Empty("the reference has no foreground label"));
             }
@@ -255,19 +266,27 @@ fn choose_labels(counts: &Counts, wanted: Option<&[u16]>) -> Result<Vec<u16>, Me
     }
 }
 
-/// Surface voxels of label `l` as points in mm (index × spacing), in raster order.
-fn surface(data: &[u16], dims: [usize; 3], spacing: [f64; 3], l: u16) -> Vec<[f64; 3]> {
+/// Surface voxels of each of `labels` as points in mm (index × spacing), in raster order,
+/// from one pass over the grid.
+fn surfaces(data: &[u16], dims: [usize; 3], spacing: [f64; 3], labels: &[u16]) -> Vec<Vec<[f64; 3]>> {
     let [nx, ny, nz] = dims;
     let plane = nx * ny;
-    let slices: Vec<Vec<[f64; 3]>> = (0..nz)
+    // Slot of each label value in `labels` (u16::MAX = not wanted).
+    let mut slot = vec![u16::MAX; 1 << 16];
+    for (i, &l) in labels.iter().enumerate() {
+        slot[l as usize] = i as u16;
+    }
+    let per_slice: Vec<Vec<Vec<[f64; 3]>>> = (0..nz)
         .into_par_iter()
         .map(|k| {
-            let mut pts = Vec::new();
+            let mut pts = vec![Vec::new(); labels.len()];
             for j in 0..ny {
                 let row = k * plane + j * nx;
                 for i in 0..nx {
                     let o = row + i;
-                    if data[o] != l {
+                    let l = data[o];
+                    let s = slot[l as usize];
+                    if s == u16::MAX {
                         continue;
                     }
                     // Short-circuiting keeps every neighbour index inside the grid.
@@ -276,14 +295,18 @@ fn surface(data: &[u16], dims: [usize; 3], spacing: [f64; 3], l: u16) -> Vec<[f6
                         || (nz > 1
                             && (k == 0 || k + 1 == nz || data[o - plane] != l || data[o + plane] != l));
                     if edge {
-                        pts.push([i as f64 * spacing[0], j as f64 * spacing[1], k as f64 * spacing[2]]);
+                        pts[s as usize].push([
+                            i as f64 * spacing[0],
+                            j as f64 * spacing[1],
+                            k as f64 * spacing[2],
+                        ]);
                     }
                 }
             }
             pts
         })
         .collect();
-    slices.concat()
+    (0..labels.len()).map(|s| per_slice.iter().flat_map(|p| p[s].iter().copied()).collect()).collect()
 }
 
 struct SurfaceDistances {

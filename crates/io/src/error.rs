@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::{
     dicom::DicomError, fastmri::FastMriError, metaimage::MetaImageError, nifti::NiftiError, nrrd::NrrdError,
-    raster::RasterError, stl::StlError,
+    raster::RasterError, seg::SegError, stl::StlError,
 };
 
 /// Any error from reading or writing an image file.
@@ -28,6 +28,9 @@ pub enum IoError {
     /// A PNG/JPEG file could not be read or written.
     #[error(transparent)]
     Raster(#[from] RasterError),
+    /// A DICOM SEG could not be written.
+    #[error(transparent)]
+    Seg(#[from] SegError),
     /// An STL file could not be written.
     #[error(transparent)]
     Stl(#[from] StlError),

@@ -17,6 +17,7 @@
 //! | PNG, JPEG (2-D) | yes | PNG | [`raster`] |
 //! | BART `.cfl/.hdr` (complex, up to 16 dims; not an [`AnyVolume`]) | [`cfl::read`] | [`cfl::write`] | [`cfl`] |
 //! | fastMRI / ISMRMRD HDF5 k-space `.h5` (not an [`AnyVolume`]) | [`fastmri::read`] | no | [`fastmri`] |
+//! | DICOM Segmentation (SEG, binary, from a label map or overlapping masks) | no | [`seg::write_dicom_seg`], [`seg::write_dicom_seg_masks`] | [`seg`] |
 //! | binary STL surface mesh (LPS, mm; from [`hounsfield_imgproc::mesh`]) | no | [`stl::write`] | [`stl`] |
 //!
 //! ```no_run
@@ -37,6 +38,7 @@ pub mod metaimage;
 pub mod nifti;
 pub mod nrrd;
 pub mod raster;
+pub mod seg;
 pub mod stl;
 
 use std::io::Read;

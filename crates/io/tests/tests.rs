@@ -13,4 +13,5 @@ mod nifti;
 mod nifti_peers;
 mod nrrd;
 mod raster;
+mod seg;
 mod stl;

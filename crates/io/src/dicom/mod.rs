@@ -92,12 +92,12 @@
 //! slices along +n, so it comes back flipped along k with the same world positions.
 
 mod error;
-mod header;
-mod parse;
+pub(crate) mod header;
+pub(crate) mod parse;
 mod pixels;
 mod scan;
 mod series;
-mod write;
+pub(crate) mod write;
 
 use std::path::{Path, PathBuf};
 

@@ -355,7 +355,7 @@ fn write_typed<T: Scalar>(dir: &Path, v: &Volume<T>, options: &DicomWriteOptions
 }
 
 /// Preamble, magic and file meta group (PS3.10 7.1).
-fn file_meta(sop_class: &str, sop_uid: &str) -> Vec<u8> {
+pub(crate) fn file_meta(sop_class: &str, sop_uid: &str) -> Vec<u8> {
     let mut m = Enc { out: Vec::with_capacity(256) };
     m.element((0x0002, 0x0001), b"OB", &[0, 1]);
     m.text((0x0002, 0x0002), b"UI", sop_class);
@@ -373,7 +373,7 @@ fn file_meta(sop_class: &str, sop_uid: &str) -> Vec<u8> {
 }
 
 /// Today's date and time (UTC) as DICOM DA and TM.
-fn today() -> (String, String) {
+pub(crate) fn today() -> (String, String) {
     let secs =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let days = (secs / 86400) as i64;

@@ -12,6 +12,9 @@
 //! ([`Weighting`]).
 
 use hounsfield_core::{LabelVolume, Volume};
+use hounsfield_register::{Progress, RegistrationOptions, TransformType};
+
+use crate::atlas::{atlas_segment, Atlas, AtlasOptions, Voting};
 
 use crate::error::{invalid, SegmentError};
 use crate::threshold::{classify, multi_otsu};
@@ -207,4 +210,34 @@ fn estimate(data: &[f32], q: &[[f32; 3]], inside: &[bool]) -> ([f64; 3], [f64; 3
         pi[c] = (w[c] / total).max(1e-9);
     }
     (mu, sd, pi)
+}
+
+/// An intracranial mask for [`brain_tissue`] when none is given: the built-in head phantom
+/// (mean anatomy) rendered with the image's weighting, registered to the image (rigid then
+/// affine, Mattes mutual information), and its CSF, grey and white matter, ventricle and
+/// lesion labels carried over. Skull voxels inside the carried mask end up as CSF, so a real
+/// skull-stripping mask is better when there is one.
+pub fn atlas_brain_mask(
+    image: &Volume<f32>,
+    weighting: Weighting,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Volume<u8>, SegmentError> {
+    use hounsfield_phantom::{Contrast, HeadOptions, Modality, Phantom, RenderOptions};
+    let phantom = |e: hounsfield_phantom::PhantomError| invalid("atlas", e.to_string());
+    let p = Phantom::head(0, &HeadOptions { variability: 0.0, ..Default::default() }).map_err(phantom)?;
+    let size = image.dims().iter().copied().max().unwrap_or(64).clamp(32, 96);
+    let grid = p.grid(size).map_err(phantom)?;
+    let modality = match weighting {
+        Weighting::T1 => Modality::T1,
+        Weighting::T2 => Modality::T2,
+        Weighting::Pd => Modality::Pd,
+    };
+    let r = p
+        .render(&grid, &Contrast::for_modality(modality), &RenderOptions::supersampled(2), 0)
+        .map_err(phantom)?;
+    let atlas = Atlas { image: r.image, labels: r.labels };
+    let registration = RegistrationOptions { transform: TransformType::Affine, ..Default::default() };
+    let opts = AtlasOptions { registration, voting: Voting::Majority };
+    let labels = atlas_segment(image, &[atlas], &opts, &mut |_, p| progress(p))?.labels;
+    Ok(labels.map(|&l| u8::from((22..=26).contains(&l))))
 }

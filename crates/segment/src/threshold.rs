@@ -139,6 +139,17 @@ pub fn otsu<T: Scalar>(vol: &Volume<T>, bins: usize, mask: Option<&Volume<u8>>) 
     Ok(centers[best.0])
 }
 
+/// Otsu's threshold and the mask of `v > threshold` (the foreground, 1).
+pub fn otsu_mask<T: Scalar>(
+    vol: &Volume<T>,
+    bins: usize,
+    mask: Option<&Volume<u8>>,
+) -> Result<(f64, Volume<u8>), SegmentError> {
+    let t = otsu(vol, bins, mask)?;
+    let data: Vec<u8> = vol.data().par_iter().map(|v| u8::from(v.to_f64() > t)).collect();
+    Ok((t, vol.with_data(data)?))
+}
+
 /// Multi-level Otsu thresholds (Liao, Chen & Chung 2001) splitting the voxels into `classes`
 /// classes (2..=10), as scikit-image's `threshold_multiotsu(image, classes, nbins)`: the
 /// `classes − 1` bin centres that maximise the between-class variance of a `bins`-bin

@@ -14,7 +14,7 @@ use hounsfield_segment::brain::{brain_tissue, BrainOptions, Weighting};
 use hounsfield_segment::ct::{body_and_lungs, CtOptions};
 use hounsfield_segment::region::{confidence_connected, ConfidenceOptions};
 use hounsfield_segment::stats::{label_statistics, LabelStatistics};
-use hounsfield_segment::threshold::{classify, multi_otsu, otsu, threshold, CtPreset};
+use hounsfield_segment::threshold::{classify, multi_otsu, otsu_mask, threshold, CtPreset};
 
 use super::register::{load_f32, load_labels, load_mask, Bar};
 
@@ -205,9 +205,9 @@ pub fn segment(a: SegmentArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> 
             mask_to_labels(threshold(&image, lo, hi)?)
         }
         Method::Otsu => {
-            let t = otsu(&image, a.bins, None)?;
+            let (t, m) = otsu_mask(&image, a.bins, None)?;
             g.note(format!("Otsu threshold {t:.6} (foreground above)"));
-            classify(&image, &[t.next_up_compat()])?
+            mask_to_labels(m)
         }
         Method::MultiOtsu => {
             let t = multi_otsu(&image, a.classes, a.bins, None)?;
@@ -233,9 +233,14 @@ pub fn segment(a: SegmentArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> 
             LabelVolume::new(image.with_data(data.collect())?)
         }
         Method::Brain => {
+            let weighting = match a.weighting {
+                WeightingArg::T1 => Weighting::T1,
+                WeightingArg::T2 => Weighting::T2,
+                WeightingArg::Pd => Weighting::Pd,
+            };
             let mask = match &a.mask {
                 Some(p) => load_mask(p, g)?,
-                None => atlas_brain_mask(&image, a.weighting, g)?,
+                None => atlas_brain_mask(&image, weighting, g)?,
             };
             if mask.dims() != image.dims() || !mask.same_grid(&image, 1e-4) {
                 bail!(
@@ -243,11 +248,6 @@ pub fn segment(a: SegmentArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> 
                     a.mask.as_deref().unwrap_or(Path::new("")).display()
                 );
             }
-            let weighting = match a.weighting {
-                WeightingArg::T1 => Weighting::T1,
-                WeightingArg::T2 => Weighting::T2,
-                WeightingArg::Pd => Weighting::Pd,
-            };
             let r = brain_tissue(&image, &mask, &BrainOptions { weighting, ..Default::default() })?;
             g.note(format!("class means CSF {:.4}, GM {:.4}, WM {:.4}", r.means[0], r.means[1], r.means[2]));
             r.labels
@@ -307,25 +307,6 @@ pub fn segment(a: SegmentArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
-trait NextUp {
-    fn next_up_compat(self) -> f64;
-}
-
-impl NextUp for f64 {
-    /// The next representable value above (`f64::next_up` needs Rust 1.86): Otsu's
-    /// foreground is `v > t`, `classify` counts `t ≤ v`.
-    fn next_up_compat(self) -> f64 {
-        if self.is_nan() || self == f64::INFINITY {
-            return self;
-        }
-        if self == 0.0 {
-            return f64::from_bits(1);
-        }
-        let b = self.to_bits();
-        f64::from_bits(if self > 0.0 { b + 1 } else { b - 1 })
-    }
-}
-
 /// Largest component and hole filling per label (labels processed in ascending order; a
 /// filled hole takes the label only where it was background).
 fn postprocess(labels: LabelVolume, largest: bool, holes: bool) -> anyhow::Result<LabelVolume> {
@@ -353,37 +334,17 @@ fn postprocess(labels: LabelVolume, largest: bool, holes: bool) -> anyhow::Resul
     Ok(out)
 }
 
-/// A brain mask for `--method brain` without `--mask`: the head phantom's intracranial labels
-/// (CSF, GM, WM, ventricles, lesion), rendered with the image's weighting and carried onto
-/// the image by an affine registration (mutual information).
+/// A brain mask for `--method brain` without `--mask` (segment::brain::atlas_brain_mask).
 fn atlas_brain_mask(
     image: &Volume<f32>,
-    w: WeightingArg,
+    w: Weighting,
     g: &crate::ui::GlobalArgs,
 ) -> anyhow::Result<Volume<u8>> {
-    use hounsfield_phantom::{Contrast, HeadOptions, Modality, Phantom, RenderOptions};
     g.note("no --mask: registering the built-in head phantom (affine, mutual information) for a brain mask");
-    let p = Phantom::head(0, &HeadOptions { variability: 0.0, ..Default::default() })?;
-    let size = image.dims().iter().copied().max().unwrap_or(64).clamp(32, 96);
-    let grid = p.grid(size)?;
-    let modality = match w {
-        WeightingArg::T1 => Modality::T1,
-        WeightingArg::T2 => Modality::T2,
-        WeightingArg::Pd => Modality::Pd,
-    };
-    let r = p.render(&grid, &Contrast::for_modality(modality), &RenderOptions::supersampled(2), 0)?;
-    let atlas = Atlas { image: r.image, labels: r.labels };
-    let registration = RegistrationOptions { transform: TransformType::Affine, ..Default::default() };
     let mut bar = Bar::new(g);
-    let res = atlas_segment(
-        image,
-        &[atlas],
-        &AtlasOptions { registration, voting: Voting::Majority },
-        &mut |_, p| bar.update(p),
-    );
+    let r = hounsfield_segment::brain::atlas_brain_mask(image, w, &mut |p| bar.update(p));
     bar.pb.finish_and_clear();
-    let labels = res?.labels;
-    Ok(labels.map(|&l| u8::from((22..=26).contains(&l))))
+    Ok(r?)
 }
 
 fn write_stats(path: &Path, stats: &[LabelStatistics]) -> anyhow::Result<()> {

@@ -11,6 +11,7 @@
 //! | `deform` | `image` (and `labels`) | `output` (and `output_labels`), `field` | random diffeomorphic deformation with its exact field |
 //! | `ct-recon` | `input` (HU) | `<output>_fbp`, `_fbp_low`, `_tv_low`, `_drr` | fan-beam CT at full and low dose, FBP and TV, scores, DRR |
 //! | `mri-recon` | `input` (MR) | `<output>_full`, `_zero_filled`, `_sense`, `_cs` | 8-coil k-space of a slice, 4× Poisson-disc undersampling, zero-filled, CG-SENSE and l1-wavelet CS with ESPIRiT maps, PSNR/SSIM |
+//! | `segment` | `image` (and `truth`) | `output` | CT body and lungs, MR brain tissue (atlas mask), Otsu, multi-Otsu; Dice/HD95/ASSD against `truth_groups` |
 //! | `register` | `fixed`, `moving` (and labels, `truth_field`) | `output` (and `output_labels`) | rigid/affine/B-spline/SyN registration; TRE against a known field, Dice, folding |
 
 mod io_steps;
@@ -18,6 +19,7 @@ mod phantom;
 mod process;
 mod recon;
 mod register;
+mod segment;
 mod stats;
 
 use std::error::Error;
@@ -41,8 +43,18 @@ pub trait Step: std::fmt::Debug + Send + Sync {
 }
 
 /// Every step kind, as pipeline files name them.
-pub const KINDS: &[&str] =
-    &["load", "save", "label-stats", "phantom", "smooth", "deform", "ct-recon", "mri-recon", "register"];
+pub const KINDS: &[&str] = &[
+    "load",
+    "save",
+    "label-stats",
+    "phantom",
+    "smooth",
+    "deform",
+    "ct-recon",
+    "mri-recon",
+    "register",
+    "segment",
+];
 
 fn typed<T: Step + serde::de::DeserializeOwned + 'static>(
     table: toml::Table,
@@ -63,6 +75,7 @@ pub fn parse(kind: &str, table: toml::Table) -> Option<Result<Box<dyn Step>, Str
         "ct-recon" => typed::<recon::CtRecon>(table),
         "mri-recon" => typed::<recon::MriRecon>(table),
         "register" => typed::<register::RegisterStep>(table),
+        "segment" => typed::<segment::SegmentStep>(table),
         _ => return None,
     })
 }

@@ -229,3 +229,62 @@ fn bad_segmentation_input_exits_2() {
     let out = run(&["segment", "--input", s(&a), "--method", "atlas", "-o", s(&one)]);
     assert_bad_input(&out, &["--atlas"]);
 }
+
+#[test]
+fn dicom_series_in_dicom_seg_and_meshes_out() {
+    let d = tempfile::tempdir().unwrap();
+    let ct = d.path().join("ct.nii.gz");
+    ok(&run(&["-q", "phantom", "torso", "--size", "40", "-o", s(&ct)]));
+    let series = d.path().join("series");
+    ok(&run(&["-q", "convert", s(&ct), s(&series), "--modality", "CT"]));
+    let (seg, segdcm, meshes) =
+        (d.path().join("seg.nii.gz"), d.path().join("seg.dcm"), d.path().join("meshes"));
+    ok(&run(&[
+        "-q",
+        "segment",
+        "--input",
+        s(&series),
+        "--method",
+        "ct-lungs",
+        "-o",
+        s(&seg),
+        "--dicom-seg",
+        s(&segdcm),
+        "--mesh",
+        s(&meshes),
+    ]));
+    let out = std::process::Command::new(crate::common::python())
+        .arg("-c")
+        .arg(
+            r#"
+import sys, json, glob, pydicom
+seg = pydicom.dcmread(sys.argv[1])
+src = pydicom.dcmread(sorted(glob.glob(sys.argv[2] + '/*'))[0])
+print(json.dumps({
+    "sop_class": seg.SOPClassUID,
+    "segments": [s.SegmentLabel for s in seg.SegmentSequence],
+    "codes": [s.SegmentedPropertyTypeCodeSequence[0].CodeValue for s in seg.SegmentSequence],
+    "ref_series": seg.ReferencedSeriesSequence[0].SeriesInstanceUID,
+    "src_series": src.SeriesInstanceUID,
+    "same_study": seg.StudyInstanceUID == src.StudyInstanceUID,
+    "frames": int(seg.NumberOfFrames),
+}))
+"#,
+        )
+        .args([s(&segdcm), s(&series)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["sop_class"], "1.2.840.10008.5.1.4.1.1.66.4");
+    assert_eq!(j["segments"], serde_json::json!(["body", "lung"]));
+    assert_eq!(j["codes"][1], "39607008", "SNOMED CT Lung");
+    assert_eq!(j["ref_series"], j["src_series"]);
+    assert_eq!(j["same_study"], true);
+    assert!(j["frames"].as_u64().unwrap() > 10);
+    for name in ["label_1_body.stl", "label_2_lung.stl"] {
+        let len = std::fs::metadata(meshes.join(name)).unwrap().len();
+        // Binary STL: 84-byte header + 50 bytes per triangle.
+        assert!(len > 84 + 50 * 100 && (len - 84) % 50 == 0, "{name}: {len} bytes");
+    }
+}

@@ -1,4 +1,4 @@
-//! Geometry-aware image operations: resampling and interpolation, Gaussian/gradient filters, intensity transforms, morphology, connected components, distance transforms.
+//! Geometry-aware image operations: resampling and interpolation, Gaussian/gradient filters, intensity transforms, morphology, connected components, distance transforms, surface meshes.
 //!
 //! Every operation takes a [`Volume`](hounsfield_core::Volume) with its
 //! [`Geometry`](hounsfield_core::Geometry) and keeps physical meaning: sigmas, radii and

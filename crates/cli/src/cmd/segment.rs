@@ -155,6 +155,14 @@ pub struct SegmentArgs {
     /// Fill holes of each label.
     #[arg(long)]
     pub fill_holes: bool,
+    /// Also write a DICOM SEG (one segment per label, coded anatomy; it references the source
+    /// series when the input is a DICOM series).
+    #[arg(long)]
+    pub dicom_seg: Option<PathBuf>,
+    /// Also write one binary STL surface mesh per label into this folder (marching cubes,
+    /// LPS millimetres).
+    #[arg(long)]
+    pub mesh: Option<PathBuf>,
     /// Also write per-label volume (mL) and intensity statistics (.json or .csv).
     #[arg(long)]
     pub stats: Option<PathBuf>,
@@ -290,6 +298,21 @@ pub fn segment(a: SegmentArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> 
         .with_context(|| format!("cannot write {}", a.out.display()))?;
     let stats = label_statistics(&labels, Some(&image))?;
     g.note(format!("wrote {} ({} labels)", a.out.display(), stats.len()));
+    let names = segment_names(&a, &labels);
+    if let Some(p) = &a.dicom_seg {
+        write_seg(p, &a.input, &labels, &names, a.method)?;
+        g.note(format!("wrote {}", p.display()));
+    }
+    if let Some(dir) = &a.mesh {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for (l, name) in &names {
+            let mesh = hounsfield_imgproc::mesh::label_mesh(&labels, *l)?;
+            let file = dir.join(format!("label_{l}_{}.stl", name.replace(' ', "_")));
+            hounsfield_io::stl::write(&file, &mesh)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            g.note(format!("wrote {} ({} triangles)", file.display(), mesh.triangles.len()));
+        }
+    }
     if let Some(p) = &a.stats {
         write_stats(p, &stats)?;
         g.note(format!("wrote {}", p.display()));
@@ -304,6 +327,66 @@ pub fn segment(a: SegmentArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> 
             );
         }
     }
+    Ok(())
+}
+
+/// A name per output label: the structures the method produces, else `label N`.
+fn segment_names(a: &SegmentArgs, labels: &LabelVolume) -> Vec<(u16, String)> {
+    let known: &[&str] = match a.method {
+        Method::CtLungs => &["body", "lung"],
+        Method::Brain => &["cerebrospinal fluid", "grey matter", "white matter"],
+        Method::Threshold => match a.preset {
+            Some(PresetArg::Air) => &["air"],
+            Some(PresetArg::Lung) => &["lung"],
+            Some(PresetArg::Fat) => &["fat"],
+            Some(PresetArg::SoftTissue) => &["soft tissue"],
+            Some(PresetArg::Bone) => &["bone"],
+            None => &["region"],
+        },
+        Method::RegionGrow => &["region"],
+        _ => &[],
+    };
+    labels
+        .labels()
+        .into_iter()
+        .map(|l| (l, known.get(l as usize - 1).map_or_else(|| format!("label {l}"), |n| (*n).to_string())))
+        .collect()
+}
+
+/// Writes a DICOM SEG of `labels`; a DICOM-series input becomes the referenced source.
+fn write_seg(
+    path: &Path,
+    input: &Path,
+    labels: &LabelVolume,
+    names: &[(u16, String)],
+    method: Method,
+) -> anyhow::Result<()> {
+    use hounsfield_io::seg::{
+        write_dicom_seg, AlgorithmType, Code, SegWriteOptions, SegmentDescription, SourceSeries,
+    };
+    let source = if input.is_dir() { Some(SourceSeries::read(input, None)?) } else { None };
+    let algorithm = match method {
+        Method::RegionGrow => AlgorithmType::Semiautomatic,
+        _ => AlgorithmType::Automatic,
+    };
+    let method_name = format!(
+        "hounsfield segment --method {}",
+        clap::ValueEnum::to_possible_value(&method).map_or_else(String::new, |v| v.get_name().to_string())
+    );
+    let segments: Vec<SegmentDescription> = names
+        .iter()
+        .map(|(l, name)| {
+            let tissue = Code::sct("85756007", "Tissue");
+            SegmentDescription::from_anatomy(*l, name)
+                .unwrap_or_else(|| SegmentDescription::new(*l, name, tissue.clone(), tissue))
+                .with_algorithm(algorithm, &method_name)
+        })
+        .collect();
+    if segments.is_empty() {
+        bail!("the segmentation is empty: no DICOM SEG written");
+    }
+    write_dicom_seg(path, labels, source.as_ref(), &segments, &SegWriteOptions::default())
+        .with_context(|| format!("cannot write DICOM SEG {}", path.display()))?;
     Ok(())
 }
 

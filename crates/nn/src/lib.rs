@@ -34,6 +34,7 @@
 //! |---|---|---|
 //! | [`bridge`] | [`VolumeTensor`](bridge::VolumeTensor): volumes ↔ `[b, c, z, y, x]` with geometry | |
 //! | [`models`] | U-Net 2-D/3-D, ResNet-18/34, DenseNet-121, DnCNN, RED-CNN, VoxelMorph | Ronneberger 2015, Çiçek 2016, Isensee 2021, He 2016, Huang 2017, Zhang 2017, Chen 2017, Balakrishnan 2019, Dalca 2018 |
+//! | [`cpu`] | CPU kernels the networks use in place of burn-flex's: convolution (im2col + packed GEMM, forward and backward), leaky ReLU | Chellapilla 2006 |
 //! | [`ops`] | 3-D pooling, trilinear up-sampling, spatial transformer, scaling and squaring, Gaussian window | Jaderberg 2015, Arsigny 2006 |
 //! | [`loss`] | Dice, Dice + CE, focal, L1/L2, SSIM, NCC, local NCC, smoothness, Jacobian folding | Milletari 2016, Lin 2017, Wang 2004 |
 //! | [`data`] | manifests, NIfTI folders, reader callback, resampling and normalization | |
@@ -53,6 +54,7 @@
 pub mod augment;
 pub mod bridge;
 pub mod card;
+pub mod cpu;
 pub mod data;
 pub mod error;
 pub mod export;

@@ -1,9 +1,9 @@
 //! Building blocks shared by the networks: convolution + normalization + activation.
 
+use crate::cpu::leaky_relu;
 use burn::module::Module;
 use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, InstanceNorm, InstanceNormConfig, PaddingConfig3d};
-use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -90,7 +90,7 @@ impl ConvNormAct {
 
     /// Shapes: `[b, cin, z, y, x]` → `[b, cout, z/s, y/s, x/s]` (z kept for 2-D).
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let y = self.norm.forward(self.conv.forward(x));
+        let y = self.norm.forward(crate::cpu::conv(&self.conv, x));
         if self.act {
             leaky_relu(y, 0.01)
         } else {

@@ -74,7 +74,7 @@ impl DnCnn {
         for h in &self.hidden {
             y = h.forward(y);
         }
-        x - self.last.forward(y)
+        x - crate::cpu::conv(&self.last, y)
     }
 }
 
@@ -145,7 +145,7 @@ impl RedCnn {
         let mut feats = vec![x.clone()];
         let mut y = x;
         for c in &self.encoder {
-            y = relu(c.forward(y));
+            y = relu(crate::cpu::conv(c, y));
             feats.push(y.clone());
         }
         for (i, d) in self.decoder.iter().enumerate() {

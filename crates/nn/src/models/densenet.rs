@@ -146,15 +146,15 @@ impl DenseNet {
     /// Shapes: `[b, in, z, y, x]` → `[b, classes]`.
     pub fn forward(&self, x: Tensor<5>) -> Tensor<2> {
         let d = if self.three { SpatialDims::D3 } else { SpatialDims::D2 };
-        let mut y = max_pool2(relu(self.stem_norm.forward(self.stem.forward(x))), d);
+        let mut y = max_pool2(relu(self.stem_norm.forward(crate::cpu::conv(&self.stem, x))), d);
         for (i, block) in self.blocks.iter().enumerate() {
             for l in &block.layers {
-                let h = l.conv1.forward(relu(l.norm1.forward(y.clone())));
-                let h = l.conv2.forward(relu(l.norm2.forward(h)));
+                let h = crate::cpu::conv(&l.conv1, relu(l.norm1.forward(y.clone())));
+                let h = crate::cpu::conv(&l.conv2, relu(l.norm2.forward(h)));
                 y = Tensor::cat(vec![y, h], 1);
             }
             if let Some(t) = self.transitions.get(i) {
-                y = avg_pool2(t.conv.forward(relu(t.norm.forward(y))), d);
+                y = avg_pool2(crate::cpu::conv(&t.conv, relu(t.norm.forward(y))), d);
             }
         }
         self.fc.forward(global_avg_pool(relu(self.final_norm.forward(y))))

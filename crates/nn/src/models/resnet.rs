@@ -123,10 +123,10 @@ pub struct BasicBlock {
 
 impl BasicBlock {
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let y = relu(self.norm1.forward(self.conv1.forward(x.clone())));
-        let y = self.norm2.forward(self.conv2.forward(y));
+        let y = relu(self.norm1.forward(crate::cpu::conv(&self.conv1, x.clone())));
+        let y = self.norm2.forward(crate::cpu::conv(&self.conv2, y));
         let s = match (&self.shortcut, &self.shortcut_norm) {
-            (Some(c), Some(n)) => n.forward(c.forward(x)),
+            (Some(c), Some(n)) => n.forward(crate::cpu::conv(c, x)),
             _ => x,
         };
         relu(y + s)
@@ -151,7 +151,7 @@ impl ResNet {
     /// Shapes: `[b, in, z, y, x]` → `[b, classes]`.
     pub fn forward(&self, x: Tensor<5>) -> Tensor<2> {
         let d = if self.three { SpatialDims::D3 } else { SpatialDims::D2 };
-        let mut y = max_pool2(relu(self.stem_norm.forward(self.stem.forward(x))), d);
+        let mut y = max_pool2(relu(self.stem_norm.forward(crate::cpu::conv(&self.stem, x))), d);
         for b in &self.blocks {
             y = b.forward(y);
         }

@@ -2,9 +2,9 @@
 //! (Isensee 2021): strided-convolution down-sampling, instance norm, leaky ReLU, optional
 //! residual units and deep supervision.
 
+use crate::cpu::leaky_relu;
 use burn::module::Module;
 use burn::nn::conv::{Conv3d, ConvTranspose3d, ConvTranspose3dConfig};
-use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -201,7 +201,7 @@ impl Level {
         }
         if self.residual {
             let s = match &self.shortcut {
-                Some(p) => p.forward(x),
+                Some(p) => crate::cpu::conv(p, x),
                 None => x,
             };
             leaky_relu(y + s, 0.01)
@@ -227,7 +227,7 @@ impl Up {
         let d = if self.three { SpatialDims::D3 } else { SpatialDims::D2 };
         let y = upsample2_linear(x, d);
         match &self.projection {
-            Some(p) => p.forward(y),
+            Some(p) => crate::cpu::conv(p, y),
             None => y,
         }
     }
@@ -249,7 +249,7 @@ impl UNet {
     /// for 2-D) must be a multiple of 2^(levels−1).
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         let (feature, _) = self.decode(x, false);
-        let head = self.heads.last().map(|h| h.forward(feature.clone()));
+        let head = self.heads.last().map(|h| crate::cpu::conv(h, feature.clone()));
         head.unwrap_or(feature)
     }
 
@@ -261,12 +261,12 @@ impl UNet {
         let (last, mut coarse) = self.decode(x, true);
         let mut outs = Vec::new();
         if let Some(h) = self.heads.last() {
-            outs.push(h.forward(last));
+            outs.push(crate::cpu::conv(h, last));
         }
         // heads[..len-1] belong to coarser levels, coarsest first.
         coarse.reverse();
         for (h, f) in self.heads.iter().rev().skip(1).zip(coarse) {
-            outs.push(h.forward(f));
+            outs.push(crate::cpu::conv(h, f));
         }
         outs
     }

@@ -3,10 +3,10 @@
 //! diffeomorphic variant (Dalca 2018): the U-Net predicts a stationary velocity field that
 //! scaling and squaring turns into the displacement.
 
+use crate::cpu::leaky_relu;
 use burn::module::Module;
 use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::nn::{Initializer, PaddingConfig3d};
-use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -106,7 +106,7 @@ impl VoxelMorph {
     /// `[b, k, z, y, x]`; extents multiples of 2^(levels−1).
     pub fn forward(&self, moving: Tensor<5>, fixed: Tensor<5>) -> VoxelMorphOutput {
         let h = leaky_relu(self.unet.forward(Tensor::cat(vec![moving.clone(), fixed], 1)), 0.2);
-        let velocity = self.flow.forward(h);
+        let velocity = crate::cpu::conv(&self.flow, h);
         let displacement =
             if self.steps > 0 { integrate_velocity(velocity.clone(), self.steps) } else { velocity.clone() };
         VoxelMorphOutput { warped: warp(moving, displacement.clone()), displacement, velocity }

@@ -1,0 +1,692 @@
+//! CPU kernels the networks of [`models`](crate::models) use in place of burn-flex's:
+//! [`conv3d`] (im2col + one packed GEMM per chunk of output rows, forward and backward) and
+//! [`leaky_relu`]. Both are burn autodiff ops with their own backward pass on an autodiff
+//! device, and plain burn calls on any other backend (CUDA, wgpu) or dtype.
+//!
+//! Why the convolution: burn-flex 0.22's `conv3d` converts the whole input to channels-last on one thread,
+//! builds its im2col tiles element by element (one bounds check per channel), and runs a
+//! single-threaded GEMM on 512-column tiles; its backward pass is burn's generic one
+//! (a transposed convolution for the input gradient and a convolution with swapped axes for
+//! the weights). Profiled on the benchmark U-Net, the im2col closure alone was a third of
+//! the forward time. Here the im2col matrix is laid out row-major `[cin·kd·kh·kw, n]`
+//! (Chellapilla 2006; Caffe's layout), so each of its rows is a shifted copy of an input row
+//! (a `memcpy` for stride 1), the weights `[cout, cin, kd, kh, kw]` are already the GEMM's
+//! left operand, and the GEMM (the `gemm` crate, as burn-flex uses) writes straight into the
+//! `[b, cout, z, y, x]` output. Chunks of output rows run in parallel on rayon's pool, each
+//! with its own ≈ 512 KiB buffer, so memory stays bounded whatever the volume.
+//!
+//! Backward (as a custom burn autodiff op): per chunk, `dW += dY · colᵀ`, `dcol = Wᵀ · dY`,
+//! and `dcol` is scattered back (col2im) into `dX` under a per-batch-item lock.
+//!
+//! Tensors on another backend (CUDA, wgpu), in another dtype, or with groups, dilation or
+//! `Same` padding go to burn's `conv3d` unchanged.
+//!
+//! Why the leaky ReLU: burn computes it (and its gradient) with `mask_where`, which
+//! burn-flex runs element by element on one thread: 17 % of a 2-D U-Net training step.
+
+// The GEMM takes raw pointers and strides, and parallel chunks write disjoint parts of one
+// output buffer; every `unsafe` block says which part.
+#![allow(unsafe_code)]
+
+use std::sync::Mutex;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::{Autodiff, Flex};
+use burn::nn::conv::Conv3d;
+use burn::nn::PaddingConfig3d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Bytes, DType, Shape, Tensor};
+use rayon::prelude::*;
+
+/// Target size of one chunk's im2col buffer, in elements: 512 KiB of f32, half of one
+/// core's L2 on the Zen 4 this was tuned on, so the GEMM reads what im2col just wrote from
+/// cache (1 Mi elements was 1.3–1.5× slower on conv3d 16→16, 64³).
+const CHUNK_ELEMS: usize = 1 << 17;
+/// …but at least this many GEMM columns, so deep layers (`cin·27` in the thousands) still
+/// amortize packing their weights.
+const MIN_COLUMNS: usize = 128;
+
+/// `conv.forward(x)` for burn's [`Conv3d`] module through [`conv3d`].
+///
+/// Shapes: `[b, cin, z, y, x]` → `[b, cout, z', y', x']` as burn computes them.
+pub fn conv(conv: &Conv3d, x: Tensor<5>) -> Tensor<5> {
+    let pad = match conv.padding {
+        PaddingConfig3d::Explicit(d, h, w) => Some([d, h, w]),
+        PaddingConfig3d::Valid => Some([0, 0, 0]),
+        PaddingConfig3d::Same => None,
+    };
+    match pad {
+        Some(p) if conv.groups == 1 && conv.dilation == [1, 1, 1] => {
+            conv3d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), conv.stride, p)
+        }
+        _ => conv.forward(x),
+    }
+}
+
+/// A 3-D convolution (cross-correlation, as burn and PyTorch define it) with symmetric
+/// zero padding `padding` and stride `stride`, no dilation, one group.
+///
+/// Shapes: `x` `[b, cin, z, y, x]`, `weight` `[cout, cin, kd, kh, kw]`, `bias` `[cout]` →
+/// `[b, cout, (z + 2·pd − kd)/sd + 1, …]`. Differentiable on an autodiff device.
+pub fn conv3d(
+    x: Tensor<5>,
+    weight: Tensor<5>,
+    bias: Option<Tensor<1>>,
+    stride: [usize; 3],
+    padding: [usize; 3],
+) -> Tensor<5> {
+    let fallback = |x: Tensor<5>, w: Tensor<5>, b: Option<Tensor<1>>| {
+        burn::tensor::module::conv3d(x, w, b, ConvOptions::new(stride, padding, [1, 1, 1], 1))
+    };
+    let Some(g) = Geom::new(&x.dims(), &weight.dims(), stride, padding) else {
+        return fallback(x, weight, bias);
+    };
+    if x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
+        return fallback(x, weight, bias);
+    }
+    let device = x.device();
+    if device.is_autodiff() {
+        let prims = (
+            x.clone().try_into_primitive::<Autodiff<Flex>>(),
+            weight.clone().try_into_primitive::<Autodiff<Flex>>(),
+            bias.clone().map(|b| b.try_into_primitive::<Autodiff<Flex>>()).transpose(),
+        );
+        if let (Ok(xp), Ok(wp), Ok(bp)) = prims {
+            return Tensor::from_primitive::<Autodiff<Flex>>(autodiff_conv(g, xp, wp, bp));
+        }
+    } else {
+        let prims = (
+            x.clone().try_into_primitive::<Flex>(),
+            weight.clone().try_into_primitive::<Flex>(),
+            bias.clone().map(|b| b.try_into_primitive::<Flex>()).transpose(),
+        );
+        if let (Ok(xp), Ok(wp), Ok(bp)) = prims {
+            return Tensor::from_primitive::<Flex>(flex_forward(&g, &xp, &wp, bp.as_ref()));
+        }
+    }
+    fallback(x, weight, bias)
+}
+
+/// Sizes of one convolution.
+#[derive(Clone, Copy, Debug)]
+struct Geom {
+    batch: usize,
+    cin: usize,
+    cout: usize,
+    k: [usize; 3],
+    s: [usize; 3],
+    p: [usize; 3],
+    inp: [usize; 3],
+    out: [usize; 3],
+}
+
+impl Geom {
+    fn new(x: &[usize; 5], w: &[usize; 5], s: [usize; 3], p: [usize; 3]) -> Option<Geom> {
+        let k = [w[2], w[3], w[4]];
+        let inp = [x[2], x[3], x[4]];
+        if w[1] != x[1] || s.contains(&0) || k.contains(&0) {
+            return None;
+        }
+        let mut out = [0; 3];
+        for i in 0..3 {
+            let padded = inp[i] + 2 * p[i];
+            if padded < k[i] {
+                return None;
+            }
+            out[i] = (padded - k[i]) / s[i] + 1;
+        }
+        Some(Geom { batch: x[0], cin: x[1], cout: w[0], k, s, p, inp, out })
+    }
+    /// Rows of the im2col matrix: `cin · kd · kh · kw`.
+    fn kk(&self) -> usize {
+        self.cin * self.k[0] * self.k[1] * self.k[2]
+    }
+    fn in_len(&self) -> usize {
+        self.cin * self.inp[0] * self.inp[1] * self.inp[2]
+    }
+    fn out_spatial(&self) -> usize {
+        self.out[0] * self.out[1] * self.out[2]
+    }
+    /// Work items `(batch item, first output row, end row)`, an output row being one
+    /// `(z, y)` line of `x` outputs; sized so the im2col buffer holds about
+    /// [`CHUNK_ELEMS`] (or [`MIN_COLUMNS`]) and every thread gets several.
+    fn tasks(&self) -> Vec<(usize, usize, usize)> {
+        let rows = self.out[0] * self.out[1];
+        let per_row = self.kk() * self.out[2];
+        let threads = rayon::current_num_threads().max(1);
+        let by_size = (CHUNK_ELEMS / per_row.max(1)).max(MIN_COLUMNS.div_ceil(self.out[2].max(1)));
+        let by_threads = (self.batch * rows).div_ceil(4 * threads).max(1);
+        let chunk = by_size.min(by_threads).min(rows).max(1);
+        let mut t = Vec::with_capacity(self.batch * rows.div_ceil(chunk));
+        for b in 0..self.batch {
+            let mut r = 0;
+            while r < rows {
+                t.push((b, r, (r + chunk).min(rows)));
+                r += chunk;
+            }
+        }
+        t
+    }
+    fn out_shape(&self) -> Shape {
+        Shape::from(vec![self.batch, self.cout, self.out[0], self.out[1], self.out[2]])
+    }
+}
+
+/// The `x` outputs `[lo, hi)` whose input `xo·s + k − p` lies inside `[0, n)`.
+fn valid_range(out: usize, n: usize, k: usize, s: usize, p: usize) -> (usize, usize) {
+    let lo = if p > k { (p - k).div_ceil(s) } else { 0 };
+    let hi = if n + p > k { ((n + p - k - 1) / s + 1).min(out) } else { 0 };
+    (lo.min(hi), hi)
+}
+
+/// Calls `f(col_row, kernel_offset_row, src_row_start)` for every (im2col row, output row)
+/// pair of rows `[r0, r1)`: `src_row_start` is the index in the batch item's input of the
+/// input row that output row reads through kernel offset `(kd, kh)`, or `None` in the padding.
+fn for_each_row<F: FnMut(usize, usize, usize, Option<usize>)>(g: &Geom, r0: usize, r1: usize, mut f: F) {
+    let [d, h, w] = g.inp;
+    let ho = g.out[1];
+    let mut row = 0;
+    for ci in 0..g.cin {
+        for kd in 0..g.k[0] {
+            for kh in 0..g.k[1] {
+                for kw in 0..g.k[2] {
+                    for (j, r) in (r0..r1).enumerate() {
+                        let (zo, yo) = (r / ho, r % ho);
+                        let zi = (zo * g.s[0] + kd).checked_sub(g.p[0]).filter(|&z| z < d);
+                        let yi = (yo * g.s[1] + kh).checked_sub(g.p[1]).filter(|&y| y < h);
+                        let src = zi.zip(yi).map(|(z, y)| ((ci * d + z) * h + y) * w);
+                        f(row, kw, j, src);
+                    }
+                    row += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Fills `col` (`[kk, (r1 − r0)·x_out]`) from one batch item's input.
+fn im2col(g: &Geom, xb: &[f32], r0: usize, r1: usize, col: &mut [f32]) {
+    let (wo, w, s, p) = (g.out[2], g.inp[2], g.s[2], g.p[2]);
+    let n = (r1 - r0) * wo;
+    for_each_row(g, r0, r1, |row, kw, j, src| {
+        let dst = &mut col[row * n + j * wo..row * n + (j + 1) * wo];
+        let Some(src) = src else {
+            dst.fill(0.0);
+            return;
+        };
+        let src = &xb[src..src + w];
+        let (lo, hi) = valid_range(wo, w, kw, s, p);
+        dst[..lo].fill(0.0);
+        dst[hi..].fill(0.0);
+        if s == 1 {
+            let off = lo + kw - p;
+            dst[lo..hi].copy_from_slice(&src[off..off + hi - lo]);
+        } else {
+            for (xo, v) in dst[lo..hi].iter_mut().enumerate() {
+                *v = src[(xo + lo) * s + kw - p];
+            }
+        }
+    });
+}
+
+/// Adds `col` (`[kk, (r1 − r0)·x_out]`) back onto one batch item's input gradient.
+fn col2im(g: &Geom, col: &[f32], r0: usize, r1: usize, dxb: &mut [f32]) {
+    let (wo, w, s, p) = (g.out[2], g.inp[2], g.s[2], g.p[2]);
+    let n = (r1 - r0) * wo;
+    for_each_row(g, r0, r1, |row, kw, j, dst| {
+        let Some(dst) = dst else { return };
+        let src = &col[row * n + j * wo..row * n + (j + 1) * wo];
+        let dst = &mut dxb[dst..dst + w];
+        let (lo, hi) = valid_range(wo, w, kw, s, p);
+        if s == 1 {
+            let off = lo + kw - p;
+            for (d, v) in dst[off..off + hi - lo].iter_mut().zip(&src[lo..hi]) {
+                *d += v;
+            }
+        } else {
+            for (xo, v) in src[lo..hi].iter().enumerate() {
+                dst[(xo + lo) * s + kw - p] += v;
+            }
+        }
+    });
+}
+
+/// A raw pointer shared by the rayon tasks, each writing a disjoint part (or holding a lock).
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+impl SendPtr {
+    /// The pointer (a method, so closures capture the `Send` wrapper, not its field).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+/// Row-major GEMM `dst = (read ? dst : 0) + a·b` on one thread, with explicit (row, column)
+/// strides.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    read: bool,
+    a: *const f32,
+    (a_rs, a_cs): (usize, usize),
+    b: *const f32,
+    (b_rs, b_cs): (usize, usize),
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_rs as isize,
+        read,
+        a,
+        a_cs as isize,
+        a_rs as isize,
+        b,
+        b_cs as isize,
+        b_rs as isize,
+        if read { 1.0 } else { 0.0 },
+        1.0,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    )
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Runs `f` with this thread's two scratch buffers resized to `a` and `b` elements.
+fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        let (x, y) = &mut *s;
+        x.resize(a, 0.0);
+        y.resize(b, 0.0);
+        f(&mut x[..a], &mut y[..b])
+    })
+}
+
+/// How often the own forward and backward ran (tests check the fallback was not taken).
+#[cfg(test)]
+static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Forward on raw contiguous f32 slices; returns `[b, cout, z', y', x']`.
+fn forward_raw(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    #[cfg(test)]
+    RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (kk, s, wo) = (g.kk(), g.out_spatial(), g.out[2]);
+    let mut y = vec![0.0f32; g.batch * g.cout * s];
+    let yp = SendPtr(y.as_mut_ptr());
+    g.tasks().into_par_iter().for_each(|(b, r0, r1)| {
+        let n = (r1 - r0) * wo;
+        let xb = &x[b * g.in_len()..(b + 1) * g.in_len()];
+        with_scratch(kk * n, 0, |col, _| {
+            im2col(g, xb, r0, r1, col);
+            // SAFETY: task (b, r0, r1) alone writes columns [r0·wo, r1·wo) of item b's rows.
+            unsafe {
+                let dst = yp.get().add(b * g.cout * s + r0 * wo);
+                gemm(g.cout, n, kk, dst, s, false, w.as_ptr(), (kk, 1), col.as_ptr(), (n, 1));
+                if let Some(bias) = bias {
+                    for (co, &bv) in bias.iter().enumerate() {
+                        let row = std::slice::from_raw_parts_mut(dst.add(co * s), n);
+                        row.iter_mut().for_each(|v| *v += bv);
+                    }
+                }
+            }
+        });
+    });
+    y
+}
+
+/// Gradients on raw slices: `(dx, dw, dbias)`, each only when asked for.
+fn backward_raw(g: &Geom, x: &[f32], w: &[f32], dy: &[f32], want: [bool; 3]) -> [Option<Vec<f32>>; 3] {
+    #[cfg(test)]
+    RUNS.fetch_add(1000, std::sync::atomic::Ordering::Relaxed);
+    let (kk, s, wo) = (g.kk(), g.out_spatial(), g.out[2]);
+    let [want_x, want_w, want_b] = want;
+    let mut dx = want_x.then(|| vec![0.0f32; g.batch * g.in_len()]);
+    let dxp = SendPtr(dx.as_mut().map_or(std::ptr::null_mut(), |v| v.as_mut_ptr()));
+    let locks: Vec<Mutex<()>> = (0..g.batch).map(|_| Mutex::new(())).collect();
+    let dw = (want_x || want_w).then(|| {
+        g.tasks()
+            .into_par_iter()
+            .fold(
+                || vec![0.0f32; if want_w { g.cout * kk } else { 0 }],
+                |mut dw, (b, r0, r1)| {
+                    let n = (r1 - r0) * wo;
+                    let dyb = dy[b * g.cout * s + r0 * wo..].as_ptr();
+                    let xb = &x[b * g.in_len()..(b + 1) * g.in_len()];
+                    with_scratch(kk * n, if want_x { kk * n } else { 0 }, |col, dcol| unsafe {
+                        if want_w {
+                            im2col(g, xb, r0, r1, col);
+                            // dW[cout, kk] += dY[cout, n] · col[kk, n]ᵀ
+                            gemm(g.cout, kk, n, dw.as_mut_ptr(), kk, true, dyb, (s, 1), col.as_ptr(), (1, n));
+                        }
+                        if want_x {
+                            // dcol[kk, n] = W[cout, kk]ᵀ · dY[cout, n]
+                            gemm(
+                                kk,
+                                n,
+                                g.cout,
+                                dcol.as_mut_ptr(),
+                                n,
+                                false,
+                                w.as_ptr(),
+                                (1, kk),
+                                dyb,
+                                (s, 1),
+                            );
+                            let _guard = locks[b].lock().unwrap_or_else(|e| e.into_inner());
+                            // SAFETY: item b's gradient is only written under locks[b].
+                            let dxb =
+                                std::slice::from_raw_parts_mut(dxp.get().add(b * g.in_len()), g.in_len());
+                            col2im(g, dcol, r0, r1, dxb);
+                        }
+                    });
+                    dw
+                },
+            )
+            .reduce(
+                || vec![0.0f32; if want_w { g.cout * kk } else { 0 }],
+                |mut a, b| {
+                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                    a
+                },
+            )
+    });
+    let db = want_b.then(|| {
+        (0..g.cout)
+            .into_par_iter()
+            .map(|co| {
+                (0..g.batch)
+                    .map(|b| dy[(b * g.cout + co) * s..(b * g.cout + co + 1) * s].iter().sum::<f32>())
+                    .sum()
+            })
+            .collect()
+    });
+    [dx, dw.filter(|_| want_w), db]
+}
+
+fn contiguous(t: &FlexTensor) -> FlexTensor {
+    if t.is_contiguous() && t.layout().start_offset() == 0 {
+        t.clone()
+    } else {
+        t.to_contiguous()
+    }
+}
+
+fn slice(t: &FlexTensor) -> &[f32] {
+    // Contiguous from offset 0 (see `contiguous`), so the storage is the tensor.
+    &t.storage::<f32>()[..t.layout().num_elements()]
+}
+
+fn flex(v: Vec<f32>, shape: Shape) -> FlexTensor {
+    FlexTensor::new(Bytes::from_elems(v), Layout::contiguous(shape), DType::F32)
+}
+
+fn flex_forward(g: &Geom, x: &FlexTensor, w: &FlexTensor, b: Option<&FlexTensor>) -> FlexTensor {
+    let (x, w, b) = (contiguous(x), contiguous(w), b.map(contiguous));
+    flex(forward_raw(g, slice(&x), slice(&w), b.as_ref().map(slice)), g.out_shape())
+}
+
+/// What the backward step keeps: the input and weights (shared, not copied).
+#[derive(Clone, Debug)]
+struct State {
+    g: Geom,
+    x: FlexTensor,
+    w: FlexTensor,
+}
+
+#[derive(Debug)]
+struct ConvBias;
+#[derive(Debug)]
+struct ConvNoBias;
+
+fn grads_of(state: &State, dy: FlexTensor, want: [bool; 3]) -> [Option<FlexTensor>; 3] {
+    let g = &state.g;
+    let dy = contiguous(&dy);
+    let (x, w) = (contiguous(&state.x), contiguous(&state.w));
+    let [dx, dw, db] = backward_raw(g, slice(&x), slice(&w), slice(&dy), want);
+    [
+        dx.map(|v| flex(v, state.x.layout().shape().clone())),
+        dw.map(|v| flex(v, state.w.layout().shape().clone())),
+        db.map(|v| flex(v, Shape::from(vec![g.cout]))),
+    ]
+}
+
+impl Backward<Flex, 3> for ConvBias {
+    type State = State;
+    fn backward(self, ops: Ops<State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<Flex>(&ops.node);
+        let want = ops.parents.each_ref().map(|p| p.is_some());
+        let out = grads_of(&ops.state, dy, want);
+        for (parent, grad) in ops.parents.iter().zip(out) {
+            if let (Some(node), Some(grad)) = (parent, grad) {
+                grads.register::<Flex>(node.id, grad);
+            }
+        }
+    }
+}
+
+impl Backward<Flex, 2> for ConvNoBias {
+    type State = State;
+    fn backward(self, ops: Ops<State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<Flex>(&ops.node);
+        let [px, pw] = &ops.parents;
+        let out = grads_of(&ops.state, dy, [px.is_some(), pw.is_some(), false]);
+        for (parent, grad) in ops.parents.iter().zip(out) {
+            if let (Some(node), Some(grad)) = (parent, grad) {
+                grads.register::<Flex>(node.id, grad);
+            }
+        }
+    }
+}
+
+type AdTensor = burn::backend::tensor::FloatTensor<Autodiff<Flex>>;
+
+fn autodiff_conv(g: Geom, x: AdTensor, w: AdTensor, b: Option<AdTensor>) -> AdTensor {
+    let state = || State { g, x: x.primitive().clone(), w: w.primitive().clone() };
+    let out = || flex_forward(&g, x.primitive(), w.primitive(), b.as_ref().map(|b| b.primitive()));
+    match &b {
+        Some(bt) => match ConvBias
+            .prepare::<NoCheckpointing>([x.node(), w.node(), bt.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(state(), out()),
+            OpsKind::UnTracked(prep) => prep.finish(out()),
+        },
+        None => {
+            match ConvNoBias.prepare::<NoCheckpointing>([x.node(), w.node()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => prep.finish(state(), out()),
+                OpsKind::UnTracked(prep) => prep.finish(out()),
+            }
+        }
+    }
+}
+
+/// Elements per rayon task of the element-wise kernels.
+const ELEMWISE_CHUNK: usize = 1 << 16;
+
+/// Leaky ReLU `x ≥ 0 ? x : slope·x` (slope > 0), as burn's `leaky_relu`.
+///
+/// Shapes: any, unchanged. Differentiable on an autodiff device (the gradient is read from
+/// the output's sign, which is the input's for a positive slope).
+pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
+    if x.dtype() != DType::F32 || slope <= 0.0 {
+        return burn::tensor::activation::leaky_relu(x, slope);
+    }
+    let a = slope as f32;
+    // Without autodiff burn-flex's own leaky ReLU is a fast in-place unary kernel; only its
+    // autodiff path goes through `mask_where`.
+    if x.device().is_autodiff() {
+        if let Ok(xp) = x.clone().try_into_primitive::<Autodiff<Flex>>() {
+            let out = || leaky_forward(xp.primitive(), a);
+            let y = match LeakyBackward.prepare::<NoCheckpointing>([xp.node()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => {
+                    let y = out();
+                    prep.finish((y.clone(), a), y)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(out()),
+            };
+            return Tensor::from_primitive::<Autodiff<Flex>>(y);
+        }
+    }
+    burn::tensor::activation::leaky_relu(x, slope)
+}
+
+/// The leaky ReLU of a flex tensor into a new one (the input is the autodiff graph's).
+fn leaky_forward(x: &FlexTensor, a: f32) -> FlexTensor {
+    let x = contiguous(x);
+    let mut v = slice(&x).to_vec();
+    v.par_chunks_mut(ELEMWISE_CHUNK).for_each(|c| {
+        for v in c {
+            if *v < 0.0 {
+                *v *= a
+            }
+        }
+    });
+    flex(v, x.layout().shape().clone())
+}
+
+#[derive(Debug)]
+struct LeakyBackward;
+
+impl Backward<Flex, 1> for LeakyBackward {
+    /// The output and the slope.
+    type State = (FlexTensor, f32);
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        let [parent] = ops.parents;
+        let Some(node) = parent else { return };
+        let (y, a) = ops.state;
+        let y = contiguous(&y);
+        let mut dx = slice(&dy).to_vec();
+        dx.par_chunks_mut(ELEMWISE_CHUNK).zip(slice(&y).par_chunks(ELEMWISE_CHUNK)).for_each(|(d, y)| {
+            for (d, &y) in d.iter_mut().zip(y) {
+                if y < 0.0 {
+                    *d *= a
+                }
+            }
+        });
+        grads.register::<Flex>(node.id, flex(dx, y.layout().shape().clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, Distribution, Tolerance};
+
+    fn burn_conv(
+        x: Tensor<5>,
+        w: Tensor<5>,
+        b: Option<Tensor<1>>,
+        s: [usize; 3],
+        p: [usize; 3],
+    ) -> Tensor<5> {
+        burn::tensor::module::conv3d(x, w, b, ConvOptions::new(s, p, [1, 1, 1], 1))
+    }
+
+    /// Shapes covering 3-D k3 stride 1 and 2, the 2-D layout (z = 1, 1×3×3), 1×1, odd
+    /// sizes, padding wider than the kernel's reach, and batch > 1.
+    /// Input shape, weight shape, stride, padding.
+    type Case = ([usize; 5], [usize; 5], [usize; 3], [usize; 3]);
+
+    const CASES: [Case; 6] = [
+        ([1, 3, 6, 7, 5], [4, 3, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
+        ([2, 2, 8, 6, 9], [3, 2, 3, 3, 3], [2, 2, 2], [1, 1, 1]),
+        ([3, 2, 1, 9, 8], [5, 2, 1, 3, 3], [1, 1, 1], [0, 1, 1]),
+        ([2, 4, 1, 10, 7], [3, 4, 1, 3, 3], [1, 2, 2], [0, 1, 1]),
+        ([1, 3, 4, 5, 6], [2, 3, 1, 1, 1], [1, 1, 1], [0, 0, 0]),
+        ([1, 2, 3, 4, 5], [2, 2, 2, 3, 2], [1, 3, 2], [2, 0, 3]),
+    ];
+
+    #[test]
+    fn forward_matches_burn() {
+        let dev = Device::flex();
+        dev.seed(3);
+        for (xs, ws, s, p) in CASES {
+            let x = Tensor::<5>::random(xs, Distribution::Normal(0.0, 1.0), &dev);
+            let w = Tensor::<5>::random(ws, Distribution::Normal(0.0, 1.0), &dev);
+            let b = Tensor::<1>::random([ws[0]], Distribution::Normal(0.0, 1.0), &dev);
+            let before = RUNS.load(std::sync::atomic::Ordering::Relaxed);
+            let ours = conv3d(x.clone(), w.clone(), Some(b.clone()), s, p);
+            assert!(RUNS.load(std::sync::atomic::Ordering::Relaxed) > before, "burn's conv was used");
+            let theirs = burn_conv(x, w, Some(b), s, p);
+            assert_eq!(ours.dims(), theirs.dims());
+            // f32 sums of ≤ 108 products of N(0, 1) values (magnitude ~10) in another order:
+            // 1e-4 relative, and 1e-5 absolute where terms cancel to near zero.
+            let tol = Tolerance::relative(1e-4).set_absolute(1e-5);
+            ours.into_data().assert_approx_eq::<f32>(&theirs.into_data(), tol);
+        }
+    }
+
+    #[test]
+    fn gradients_match_burn() {
+        let dev = Device::flex().autodiff();
+        dev.seed(5);
+        for (xs, ws, s, p) in CASES {
+            for with_bias in [true, false] {
+                let x = Tensor::<5>::random(xs, Distribution::Normal(0.0, 1.0), &dev).require_grad();
+                let w = Tensor::<5>::random(ws, Distribution::Normal(0.0, 1.0), &dev).require_grad();
+                let b = Tensor::<1>::random([ws[0]], Distribution::Normal(0.0, 1.0), &dev).require_grad();
+                let bias = with_bias.then(|| b.clone());
+                let ours = conv3d(x.clone(), w.clone(), bias.clone(), s, p);
+                // A non-uniform upstream gradient, so every path is weighted differently.
+                let probe = Tensor::<5>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &dev);
+                let before = RUNS.load(std::sync::atomic::Ordering::Relaxed);
+                let g1 = (ours * probe.clone()).sum().backward();
+                assert!(RUNS.load(std::sync::atomic::Ordering::Relaxed) >= before + 1000, "no own backward");
+                let theirs = burn_conv(x.clone(), w.clone(), bias, s, p);
+                let g2 = (theirs * probe).sum().backward();
+                // As forward; gradients sum up to a few thousand products.
+                let tol = Tolerance::relative(1e-4).set_absolute(1e-4);
+                for (a, b) in [(x.grad(&g1), x.grad(&g2)), (w.grad(&g1), w.grad(&g2))] {
+                    a.unwrap().into_data().assert_approx_eq::<f32>(&b.unwrap().into_data(), tol);
+                }
+                if with_bias {
+                    b.grad(&g1)
+                        .unwrap()
+                        .into_data()
+                        .assert_approx_eq::<f32>(&b.grad(&g2).unwrap().into_data(), tol);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn leaky_relu_matches_burn_forward_and_gradient() {
+        let dev = Device::flex().autodiff();
+        dev.seed(7);
+        let x = Tensor::<5>::random([2, 3, 4, 5, 6], Distribution::Normal(0.0, 1.0), &dev).require_grad();
+        let probe = Tensor::<5>::random([2, 3, 4, 5, 6], Distribution::Normal(0.0, 1.0), &dev);
+        let ours = leaky_relu(x.clone(), 0.01);
+        let theirs = burn::tensor::activation::leaky_relu(x.clone(), 0.01);
+        // The same single multiplication per element: equal to rounding.
+        let tol = Tolerance::relative(1e-6).set_absolute(1e-7);
+        ours.clone().into_data().assert_approx_eq::<f32>(&theirs.clone().into_data(), tol);
+        let g1 = (ours * probe.clone()).sum().backward();
+        let g2 = (theirs * probe).sum().backward();
+        x.grad(&g1).unwrap().into_data().assert_approx_eq::<f32>(&x.grad(&g2).unwrap().into_data(), tol);
+        // Inference (no autodiff: burn's kernel).
+        let plain = Device::flex();
+        let v = Tensor::<1>::from_floats([-2.0, -0.5, 0.0, 3.0], &plain);
+        let y = leaky_relu(v, 0.1).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(y, vec![-0.2, -0.05, 0.0, 3.0]);
+    }
+}

@@ -164,8 +164,9 @@ fn profile(dir: &Path, what: &str) {
     for _ in 0..5 {
         let t = Instant::now();
         match what {
-            "sart" => {
-                let o = IterativeOptions { iterations: 1, ..Default::default() };
+            "sart" | "sart3" => {
+                let iterations = if what == "sart3" { 3 } else { 1 };
+                let o = IterativeOptions { iterations, ..Default::default() };
                 sart(&p, &sino, &o, &mut no_callback).expect("sart");
             }
             "forward" | "back" => {

@@ -253,58 +253,53 @@ pub fn sart(
     let b = sinogram.data();
     let nv = p.grid().len();
     let mut x = alloc(nv)?;
+    // R = 1/A1 once; the column sums C = 1/A_sᵀ1 of each subset come with its
+    // back-projection (`back_views_combine`), so nothing of the size of the volume is kept
+    // per subset.
     let mut row = alloc(b.len())?;
-    p.forward(&vec![1.0f32; nv], &mut row)?;
+    p.row_sums_views(&mut row, &(0..views).collect::<Vec<_>>())?;
     inverse_or_zero(&mut row);
-    // Column sums per subset: kept when they fit in 512 MiB (and a quarter of the memory
-    // cap), else recomputed for each subset.
-    let keep =
-        (n_sub as u128) * (nv as u128) * 4 <= (512u128 << 20).min(hounsfield_core::memory_cap() as u128 / 4);
-    let ones_s = vec![1.0f32; b.len()];
-    let mut cols: Vec<Vec<f32>> = Vec::new();
-    if keep {
-        for s in &subsets {
-            let mut c = alloc(nv)?;
-            p.back_views(&ones_s, &mut c, s)?;
-            inverse_or_zero(&mut c);
-            cols.push(c);
-        }
-    }
     let mut r = alloc(b.len())?;
-    let mut upd = alloc(nv)?;
-    let mut col = if keep { Vec::new() } else { alloc(nv)? };
-    let nc = p.scan().cols();
-    let nviews = views;
+    let (nc, nr) = (p.scan().cols(), p.scan().rows());
     let lam = options.relaxation;
+    let nonneg = options.constraint == Constraint::NonNegative;
     for it in 1..=options.iterations {
         let mut residual = 0.0f64;
         for &si in &order {
             let s = &subsets[si];
             p.forward_views(&x, &mut r, s)?;
             // Residual of this subset's views only, weighted by R; other views are left as
-            // they were and never read by back_views.
-            let mut res = 0.0f64;
-            for (line, (rl, (bl, wl))) in r.chunks_mut(nc).zip(b.chunks(nc).zip(row.chunks(nc))).enumerate() {
-                if !s.contains(&(line % nviews)) {
-                    continue;
-                }
-                for ((r, &b), &w) in rl.iter_mut().zip(bl).zip(wl) {
-                    let d = b - *r;
-                    res += (d as f64).powi(2);
-                    *r = d * w;
+            // they were and never read by back_views_combine.
+            for &v in s {
+                for rr in 0..nr {
+                    let at = (v + views * rr) * nc;
+                    let (rl, bl, wl) = (&mut r[at..at + nc], &b[at..at + nc], &row[at..at + nc]);
+                    for ((r, &b), &w) in rl.iter_mut().zip(bl).zip(wl) {
+                        let d = b - *r;
+                        residual += (d as f64).powi(2);
+                        *r = d * w;
+                    }
                 }
             }
-            residual += res;
-            p.back_views(&r, &mut upd, s)?;
-            let c: &[f32] = if keep {
-                &cols[si]
-            } else {
-                p.back_views(&ones_s, &mut col, s)?;
-                inverse_or_zero(&mut col);
-                &col
-            };
-            x.par_iter_mut().zip(&upd).zip(c).for_each(|((x, &u), &c)| *x += lam * c * u);
-            constrain(&mut x, options.constraint);
+            // x += λ·Aᵀ(R(b − Ax)) / Aᵀ1 where Aᵀ1 > 0, block by block while the block is in
+            // cache. No relative threshold as in `inverse_or_zero`: the update is a mean of
+            // the weighted residuals (weighted as in the column sum), so a small sum cannot
+            // blow it up.
+            p.back_views_combine(&r, &mut x, s, &|x, aty, at1| {
+                // A voxel no ray reaches has Aᵀ1 = 0 and Aᵀy = 0 (the same non-negative
+                // weights): the floor on the divisor leaves it unchanged without a branch,
+                // and the loops vectorise.
+                let upd = |u: f32, c: f32| lam * u / c.max(f32::MIN_POSITIVE);
+                if nonneg {
+                    for ((x, &u), &c) in x.iter_mut().zip(aty).zip(at1) {
+                        *x = (*x + upd(u, c)).max(0.0);
+                    }
+                } else {
+                    for ((x, &u), &c) in x.iter_mut().zip(aty).zip(at1) {
+                        *x += upd(u, c);
+                    }
+                }
+            })?;
         }
         let info = IterationInfo { iteration: it, iterations: options.iterations, residual: residual.sqrt() };
         if callback(&info).is_break() {

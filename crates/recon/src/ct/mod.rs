@@ -26,7 +26,7 @@ pub use iterative::{
     cgls, no_callback, sart, sirt, tv, Callback, Constraint, IterationInfo, IterativeOptions, Start,
     TvOptions,
 };
-pub use projector::{JosephProjector, Projector};
+pub use projector::{Combine, JosephProjector, Projector};
 pub use simulate::{
     drr, hu_to_mu, mu_to_hu, simulate, Dose, DrrOptions, DrrOutput, Intensity, SimulateOptions,
     MU_WATER_511KEV, MU_WATER_70KEV,

@@ -13,6 +13,7 @@
 
 use hounsfield_core::{LabelVolume, Volume};
 use hounsfield_register::{Progress, RegistrationOptions, TransformType};
+use rayon::prelude::*;
 
 use crate::atlas::{atlas_segment, Atlas, AtlasOptions, Voting};
 
@@ -45,7 +46,9 @@ pub enum Weighting {
 pub struct BrainOptions {
     /// Which tissue is darkest.
     pub weighting: Weighting,
-    /// Potts interaction β per neighbour (default 0.3; 0 = plain Gaussian mixture).
+    /// Potts interaction β per neighbour (default 2; 0 = plain Gaussian mixture). On the T1
+    /// head phantom at 128³ with 3 % Rician noise (`bench/segment_vs_peers.py`) grey-matter
+    /// Dice rose from 0.898 (β = 0.3) to 0.910 (β = 2) and fell again at 3.
     pub beta: f64,
     /// EM + mean-field sweeps (default 15).
     pub iterations: usize,
@@ -53,7 +56,7 @@ pub struct BrainOptions {
 
 impl Default for BrainOptions {
     fn default() -> Self {
-        Self { weighting: Weighting::T1, beta: 0.3, iterations: 15 }
+        Self { weighting: Weighting::T1, beta: 2.0, iterations: 15 }
     }
 }
 
@@ -101,7 +104,9 @@ pub fn brain_tissue(
     for _ in 0..opts.iterations {
         let prev = q.clone();
         let (mu, sd, pi) = params;
-        for k in 0..nz {
+        // Jacobi sweep: every voxel reads its neighbours' previous posteriors, so slices are
+        // independent.
+        q.par_chunks_mut(plane).enumerate().for_each(|(k, slab)| {
             for j in 0..ny {
                 for i in 0..nx {
                     let o = k * plane + j * nx + i;
@@ -143,10 +148,10 @@ pub fn brain_tissue(
                     let m = logp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                     let e = logp.map(|l| (l - m).exp());
                     let s: f64 = e.iter().sum();
-                    q[o] = e.map(|v| (v / s) as f32);
+                    slab[j * nx + i] = e.map(|v| (v / s) as f32);
                 }
             }
-        }
+        });
         params = estimate(data, &q, &inside);
     }
     let (mu, sd, _) = params;

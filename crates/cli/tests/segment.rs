@@ -228,6 +228,27 @@ fn bad_segmentation_input_exits_2() {
     assert_bad_input(&out, &["--preset"]);
     let out = run(&["segment", "--input", s(&a), "--method", "atlas", "-o", s(&one)]);
     assert_bad_input(&out, &["--atlas"]);
+    let out = run(&["segment", "--input", s(&a), "--method", "watershed", "-o", s(&one)]);
+    assert_bad_input(&out, &["--markers"]);
+    // Watershed of the head's label image from one marker per tissue fills every voxel.
+    let img = d.path().join("i.nii.gz");
+    let flooded = d.path().join("w.nii.gz");
+    ok(&run(&[
+        "-q",
+        "segment",
+        "--input",
+        s(&img),
+        "--method",
+        "watershed",
+        "--markers",
+        s(&one),
+        "--gradient-sigma",
+        "2",
+        "-o",
+        s(&flooded),
+    ]));
+    let j = eval_json(&flooded, &flooded, &[]);
+    assert_eq!(j["labels"].as_object().unwrap().len(), 1, "one marker label floods everything: {j}");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`threshold`] | fixed ranges, CT presets (air, lung, fat, soft tissue, bone), Otsu, multi-Otsu (scikit-image's definitions) |
 //! | [`region`] | seeded region growing: confidence connected (ITK's definition) |
+//! | [`watershed`] | marker-based watershed (scikit-image's flooding order) |
 //! | [`ct`] | classical CT body and lung segmentation |
 //! | [`brain`] | MR brain tissue (CSF, GM, WM): Gaussian mixture + Potts MRF (FAST/Atropos-like) |
 //! | [`atlas`] | atlas registration and label propagation; majority and locally weighted voting |
@@ -34,5 +35,6 @@ mod error;
 pub mod region;
 pub mod stats;
 pub mod threshold;
+pub mod watershed;
 
 pub use error::SegmentError;

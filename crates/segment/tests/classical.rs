@@ -9,6 +9,7 @@ use hounsfield_segment::brain::{brain_tissue, BrainOptions, CSF, GREY_MATTER, WH
 use hounsfield_segment::ct::{body_and_lungs, CtOptions};
 use hounsfield_segment::region::{confidence_connected, ConfidenceOptions};
 use hounsfield_segment::threshold::{multi_otsu, otsu};
+use hounsfield_segment::watershed::watershed;
 
 use crate::common::{py_json, write_f32};
 
@@ -175,6 +176,46 @@ fn atlas_labels_carry_to_another_head() {
         assert!(d > 0.9, "{voting:?}: brain Dice {d}");
     }
     assert!(single > 0.0);
+}
+
+#[test]
+fn watershed_equals_skimage() {
+    use hounsfield_imgproc::filter::{gradient_magnitude, Smoothing};
+    let (img, _) = head(3, 40, Modality::T1);
+    // A gradient image with distinct values (noise-free phantoms have plateaus of equal
+    // values, where the flooding order is still defined but the markers' order is not).
+    let grad = gradient_magnitude(&img, Smoothing::Gaussian { sigma_mm: [3.0; 3] }).unwrap();
+    let dims = img.dims();
+    let mut m = vec![0u16; img.len()];
+    for (l, (i, j, k)) in
+        [(1u16, (20usize, 20usize, 20usize)), (2, (2, 2, 2)), (3, (20, 12, 28)), (4, (30, 25, 15))]
+    {
+        m[img.offset(i, j, k)] = l;
+    }
+    let markers = LabelVolume::new(img.with_data(m.clone()).unwrap());
+    let ours = watershed(&grad, &markers, None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (pg, pm) = (dir.path().join("g.raw"), dir.path().join("m.raw"));
+    write_f32(&pg, grad.data());
+    std::fs::write(&pm, m.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+    let j = py_json(
+        r#"
+import sys, json, numpy as np
+from skimage.segmentation import watershed
+nx, ny, nz = (int(v) for v in sys.argv[3].split(','))
+g = np.fromfile(sys.argv[1], dtype='<f4').reshape(nz, ny, nx).astype(np.float64)
+m = np.fromfile(sys.argv[2], dtype='<u2').reshape(nz, ny, nx).astype(np.int32)
+w = watershed(g, m)
+print(json.dumps({"labels": w.ravel().tolist()}))
+"#,
+        &[pg.to_str().unwrap(), pm.to_str().unwrap(), &format!("{},{},{}", dims[0], dims[1], dims[2])],
+    );
+    let theirs: Vec<u16> =
+        j["labels"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u16).collect();
+    let differ = ours.data().iter().zip(&theirs).filter(|(a, b)| a != b).count();
+    assert_eq!(ours.labels(), vec![1, 2, 3, 4]);
+    // Identical: the same flooding order on the same f64 values.
+    assert_eq!(differ, 0, "{differ} of {} voxels differ from scikit-image", theirs.len());
 }
 
 #[test]

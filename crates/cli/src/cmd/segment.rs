@@ -29,6 +29,9 @@ pub enum Method {
     MultiOtsu,
     /// Confidence-connected region growing from `--seed` voxels: label 1.
     RegionGrow,
+    /// Marker-based watershed from `--markers` (flooding the image, or its gradient magnitude
+    /// with `--gradient-sigma`).
+    Watershed,
     /// CT body (label 1) and lungs (label 2).
     CtLungs,
     /// MR brain tissue inside `--mask` (or an atlas-derived brain mask): 1 CSF, 2 GM, 3 WM.
@@ -131,6 +134,13 @@ pub struct SegmentArgs {
     /// Region growing: re-estimations of the interval.
     #[arg(long, default_value_t = 4)]
     pub iterations: usize,
+    /// Watershed: marker label map on the image's grid (non-zero voxels seed their label).
+    #[arg(long)]
+    pub markers: Option<PathBuf>,
+    /// Watershed: flood the gradient magnitude after Gaussian smoothing with this σ (mm)
+    /// instead of the image itself.
+    #[arg(long)]
+    pub gradient_sigma: Option<f64>,
     /// Brain: intracranial mask (non-zero inside); default: from an atlas registration.
     #[arg(long)]
     pub mask: Option<PathBuf>,
@@ -229,6 +239,19 @@ pub fn segment(a: SegmentArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> 
             let opts =
                 ConfidenceOptions { multiplier: a.multiplier, iterations: a.iterations, initial_radius: 1 };
             mask_to_labels(confidence_connected(&image, &a.seeds, &opts)?)
+        }
+        Method::Watershed => {
+            let Some(mp) = &a.markers else { bail!("--method watershed needs --markers LABELS") };
+            let markers = load_labels(mp, g)?;
+            let relief = match a.gradient_sigma {
+                Some(s) if s.is_finite() && s >= 0.0 => hounsfield_imgproc::filter::gradient_magnitude(
+                    &image,
+                    hounsfield_imgproc::filter::Smoothing::Gaussian { sigma_mm: [s; 3] },
+                )?,
+                Some(s) => bail!("--gradient-sigma {s} is not a distance ≥ 0"),
+                None => image.clone(),
+            };
+            hounsfield_segment::watershed::watershed(&relief, &markers, None)?
         }
         Method::CtLungs => {
             let s = body_and_lungs(&image, &CtOptions::default())?;

@@ -114,30 +114,12 @@ pub fn brain_tissue(
                         continue;
                     }
                     let mut field = [0f64; 3];
-                    let mut add = |n: usize| {
+                    for n in crate::face_neighbours(o, [i, j, k], [nx, ny, nz]).into_iter().flatten() {
                         if inside[n] {
                             for c in 0..3 {
                                 field[c] += prev[n][c] as f64;
                             }
                         }
-                    };
-                    if i > 0 {
-                        add(o - 1);
-                    }
-                    if i + 1 < nx {
-                        add(o + 1);
-                    }
-                    if j > 0 {
-                        add(o - nx);
-                    }
-                    if j + 1 < ny {
-                        add(o + nx);
-                    }
-                    if k > 0 {
-                        add(o - plane);
-                    }
-                    if k + 1 < nz {
-                        add(o + plane);
                     }
                     let y = data[o] as f64;
                     let mut logp = [0f64; 3];

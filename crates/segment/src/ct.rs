@@ -2,7 +2,7 @@
 //! and hole filling (the approach of most lung-CAD preprocessing, e.g. Hu, Hoffman &
 //! Reinhardt, IEEE TMI 20:490–498, 2001, without its optimal-threshold iteration).
 
-use hounsfield_core::{Scalar, Volume};
+use hounsfield_core::{LabelVolume, Scalar, Volume};
 use hounsfield_imgproc::components::{connected_components, largest_component, Connectivity};
 use hounsfield_imgproc::morphology::{fill_holes, fill_holes_slices};
 use hounsfield_imgproc::Axis;
@@ -35,6 +35,19 @@ pub struct CtSegmentation {
     pub body: Volume<u8>,
     /// Both lungs with their vessels (and the airways connected to them).
     pub lungs: Volume<u8>,
+}
+
+impl CtSegmentation {
+    /// One label map: 1 = body outside the lungs, 2 = lungs, 0 = outside the body.
+    pub fn to_labels(&self) -> Result<LabelVolume, SegmentError> {
+        let data =
+            self.body
+                .data()
+                .iter()
+                .zip(self.lungs.data())
+                .map(|(&b, &l)| if l != 0 { 2 } else { u16::from(b != 0) });
+        Ok(LabelVolume::new(self.body.with_data(data.collect())?))
+    }
 }
 
 /// The index axis closest to the patient's superior–inferior axis: axial slices are taken

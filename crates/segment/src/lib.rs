@@ -38,3 +38,22 @@ pub mod threshold;
 pub mod watershed;
 
 pub use error::SegmentError;
+
+/// The face neighbours (6-connectivity) of voxel `o` = `(i, j, k)` on a grid of `dims`, in the
+/// order −z, −y, −x, +x, +y, +z (scikit-image's raveled-offset order), `None` off the grid.
+#[inline]
+pub(crate) fn face_neighbours(
+    o: usize,
+    [i, j, k]: [usize; 3],
+    [nx, ny, nz]: [usize; 3],
+) -> [Option<usize>; 6] {
+    let plane = nx * ny;
+    [
+        (k > 0).then(|| o - plane),
+        (j > 0).then(|| o - nx),
+        (i > 0).then(|| o - 1),
+        (i + 1 < nx).then(|| o + 1),
+        (j + 1 < ny).then(|| o + nx),
+        (k + 1 < nz).then(|| o + plane),
+    ]
+}

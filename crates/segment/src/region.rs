@@ -151,29 +151,11 @@ fn flood<T: Scalar>(vol: &Volume<T>, seeds: &[[usize; 3]], lo: f64, hi: f64, mas
     let plane = nx * ny;
     while let Some(o) = queue.pop_front() {
         let (i, j, k) = (o % nx, (o / nx) % ny, o / plane);
-        let mut visit = |n: usize| {
+        for n in crate::face_neighbours(o, [i, j, k], [nx, ny, nz]).into_iter().flatten() {
             if mask[n] == 0 && inside(n) {
                 mask[n] = 1;
                 queue.push_back(n);
             }
-        };
-        if i > 0 {
-            visit(o - 1);
-        }
-        if i + 1 < nx {
-            visit(o + 1);
-        }
-        if j > 0 {
-            visit(o - nx);
-        }
-        if j + 1 < ny {
-            visit(o + nx);
-        }
-        if k > 0 {
-            visit(o - plane);
-        }
-        if k + 1 < nz {
-            visit(o + plane);
         }
     }
 }

@@ -69,15 +69,7 @@ pub fn watershed<T: Scalar>(
     while let Some(Reverse(item)) = heap.pop() {
         let o = item.index;
         let (i, j, k) = (o % nx, (o / nx) % ny, o / plane);
-        // scikit-image's neighbour order (raveled offsets of the cross footprint in C order).
-        let neighbours = [
-            (k > 0).then(|| o - plane),
-            (j > 0).then(|| o - nx),
-            (i > 0).then(|| o - 1),
-            (i + 1 < nx).then(|| o + 1),
-            (j + 1 < ny).then(|| o + nx),
-            (k + 1 < nz).then(|| o + plane),
-        ];
+        let neighbours = crate::face_neighbours(o, [i, j, k], [nx, ny, nz]);
         for n in neighbours.into_iter().flatten() {
             if out[n] != 0 || !allowed(n) {
                 continue;

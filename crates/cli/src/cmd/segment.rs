@@ -253,16 +253,7 @@ pub fn segment(a: SegmentArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> 
             };
             hounsfield_segment::watershed::watershed(&relief, &markers, None)?
         }
-        Method::CtLungs => {
-            let s = body_and_lungs(&image, &CtOptions::default())?;
-            let data =
-                s.body
-                    .data()
-                    .iter()
-                    .zip(s.lungs.data())
-                    .map(|(&b, &l)| if l != 0 { 2 } else { u16::from(b != 0) });
-            LabelVolume::new(image.with_data(data.collect())?)
-        }
+        Method::CtLungs => body_and_lungs(&image, &CtOptions::default())?.to_labels()?,
         Method::Brain => {
             let weighting = match a.weighting {
                 WeightingArg::T1 => Weighting::T1,

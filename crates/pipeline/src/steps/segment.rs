@@ -67,14 +67,7 @@ impl Step for SegmentStep {
         let start = std::time::Instant::now();
         let (labels, names): (LabelVolume, &[&str]) = match self.method {
             SegmentMethod::CtLungs => {
-                let s = body_and_lungs(&image, &CtOptions::default())?;
-                let data =
-                    s.body
-                        .data()
-                        .iter()
-                        .zip(s.lungs.data())
-                        .map(|(&b, &l)| if l != 0 { 2 } else { u16::from(b != 0) });
-                (LabelVolume::new(image.with_data(data.collect())?), &["body", "lungs"])
+                (body_and_lungs(&image, &CtOptions::default())?.to_labels()?, &["body", "lungs"])
             }
             SegmentMethod::Brain => {
                 let mask = atlas_brain_mask(&image, self.weighting, &mut |p| {

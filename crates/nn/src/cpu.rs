@@ -1,6 +1,6 @@
 //! CPU kernels the networks of [`models`](crate::models) use in place of burn-flex's:
-//! [`conv3d`] (im2col + one packed GEMM per chunk of output rows, forward and backward) and
-//! [`leaky_relu`]. Both are burn autodiff ops with their own backward pass on an autodiff
+//! [`conv3d`] (im2col + one packed GEMM per chunk of output rows, forward and backward),
+//! [`instance_norm`] fused with the leaky ReLU after it (Ulyanov 2016), and [`leaky_relu`]. Both are burn autodiff ops with their own backward pass on an autodiff
 //! device, and plain burn calls on any other backend (CUDA, wgpu) or dtype.
 //!
 //! Why the convolution: burn-flex 0.22's `conv3d` converts the whole input to channels-last on one thread,
@@ -37,7 +37,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::{Autodiff, Flex};
 use burn::nn::conv::Conv3d;
-use burn::nn::PaddingConfig3d;
+use burn::nn::{InstanceNorm, PaddingConfig3d};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Bytes, DType, Shape, Tensor};
 use rayon::prelude::*;
@@ -553,13 +553,7 @@ pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
 fn leaky_forward(x: &FlexTensor, a: f32) -> FlexTensor {
     let x = contiguous(x);
     let mut v = slice(&x).to_vec();
-    v.par_chunks_mut(ELEMWISE_CHUNK).for_each(|c| {
-        for v in c {
-            if *v < 0.0 {
-                *v *= a
-            }
-        }
-    });
+    v.par_chunks_mut(ELEMWISE_CHUNK).for_each(|c| c.iter_mut().for_each(|v| *v = leaky(*v, a)));
     flex(v, x.layout().shape().clone())
 }
 
@@ -578,12 +572,287 @@ impl Backward<Flex, 1> for LeakyBackward {
         let mut dx = slice(&dy).to_vec();
         dx.par_chunks_mut(ELEMWISE_CHUNK).zip(slice(&y).par_chunks(ELEMWISE_CHUNK)).for_each(|(d, y)| {
             for (d, &y) in d.iter_mut().zip(y) {
-                if y < 0.0 {
-                    *d *= a
-                }
+                *d *= 1.0 + (a - 1.0) * ((y < 0.0) as u32 as f32);
             }
         });
         grads.register::<Flex>(node.id, flex(dx, y.layout().shape().clone()));
+    }
+}
+
+/// burn's [`InstanceNorm`] followed by a leaky ReLU with `slope` (or none), fused: two passes
+/// over the data forward and two backward, where burn's composed mean / subtract / square /
+/// mean / divide / scale / shift / mask take eight, each allocating a new tensor.
+///
+/// Statistics per batch item and channel over the spatial axes, biased variance, in f64.
+/// Shapes: `[b, c, z, y, x]` → same.
+pub fn instance_norm(norm: &InstanceNorm, x: Tensor<5>, slope: Option<f64>) -> Tensor<5> {
+    let fallback = |x: Tensor<5>| {
+        let y = norm.forward(x);
+        match slope {
+            Some(a) => leaky_relu(y, a),
+            None => y,
+        }
+    };
+    let [b, c, z, yy, xx] = x.dims();
+    let affine = norm.gamma.as_ref().zip(norm.beta.as_ref()).map(|(g, b)| (g.val(), b.val()));
+    if x.dtype() != DType::F32
+        || c != norm.num_channels
+        || z * yy * xx == 0
+        || slope.is_some_and(|a| a <= 0.0)
+        || affine.as_ref().is_some_and(|(g, b)| g.dtype() != DType::F32 || b.dtype() != DType::F32)
+    {
+        return fallback(x);
+    }
+    let cfg = NormCfg {
+        planes: b * c,
+        channels: c,
+        n: z * yy * xx,
+        eps: norm.epsilon,
+        slope: slope.map_or(1.0, |a| a as f32),
+    };
+    if x.device().is_autodiff() {
+        let prims = (
+            x.clone().try_into_primitive::<Autodiff<Flex>>(),
+            affine
+                .clone()
+                .map(|(g, b)| {
+                    Ok::<_, burn::tensor::PrimitiveConversionError>((
+                        g.try_into_primitive::<Autodiff<Flex>>()?,
+                        b.try_into_primitive::<Autodiff<Flex>>()?,
+                    ))
+                })
+                .transpose(),
+        );
+        if let (Ok(xp), Ok(gb)) = prims {
+            return Tensor::from_primitive::<Autodiff<Flex>>(autodiff_norm(cfg, xp, gb));
+        }
+    } else {
+        let prims = (
+            x.clone().try_into_primitive::<Flex>(),
+            affine
+                .clone()
+                .map(|(g, b)| {
+                    Ok::<_, burn::tensor::PrimitiveConversionError>((
+                        g.try_into_primitive::<Flex>()?,
+                        b.try_into_primitive::<Flex>()?,
+                    ))
+                })
+                .transpose(),
+        );
+        if let (Ok(xp), Ok(gb)) = prims {
+            drop(x); // the primitive may now own its storage: normalize in place
+            let gb = gb.map(|(g, b)| (contiguous(&g), contiguous(&b)));
+            let gb = gb.as_ref().map(|(g, b)| (slice(g), slice(b)));
+            let mut xp =
+                if xp.is_contiguous() && xp.layout().start_offset() == 0 { xp } else { xp.to_contiguous() };
+            let shape = xp.layout().shape().clone();
+            if let Some(data) = xp.try_storage_mut::<f32>() {
+                let n = cfg.planes * cfg.n;
+                norm_forward(&cfg, &mut data[..n], gb);
+                return Tensor::from_primitive::<Flex>(xp);
+            }
+            let mut v = slice(&xp).to_vec();
+            norm_forward(&cfg, &mut v, gb);
+            return Tensor::from_primitive::<Flex>(flex(v, shape));
+        }
+    }
+    fallback(x)
+}
+
+/// Sizes and constants of one instance normalization.
+#[derive(Clone, Copy, Debug)]
+struct NormCfg {
+    /// `b · c`.
+    planes: usize,
+    channels: usize,
+    /// Voxels per plane.
+    n: usize,
+    eps: f64,
+    /// Leaky ReLU slope; 1 for no activation.
+    slope: f32,
+}
+
+/// `Σ f(a[i], b[i], c[i])`: 16 f32 lanes per block of 4096 (so the compiler vectorizes; a
+/// plain f64 fold is one dependent add per element), blocks summed in f64. The slices have
+/// equal lengths.
+fn lane_sum(a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32) -> f32) -> f64 {
+    let mut total = 0.0f64;
+    for ((a, b), c) in a.chunks(4096).zip(b.chunks(4096)).zip(c.chunks(4096)) {
+        let mut acc = [0.0f32; 16];
+        let (ia, ib, ic) = (a.chunks_exact(16), b.chunks_exact(16), c.chunks_exact(16));
+        let (ra, rb, rc) = (ia.remainder(), ib.remainder(), ic.remainder());
+        for ((a, b), c) in ia.zip(ib).zip(ic) {
+            for l in 0..16 {
+                acc[l] += f(a[l], b[l], c[l]);
+            }
+        }
+        total += acc.iter().map(|&v| v as f64).sum::<f64>();
+        total += ra.iter().zip(rb).zip(rc).map(|((&a, &b), &c)| f(a, b, c) as f64).sum::<f64>();
+    }
+    total
+}
+
+/// Leaky ReLU without a branch (signs are random: a branch mispredicts half the time and
+/// keeps the loop scalar); NaN stays NaN, as in burn.
+#[inline(always)]
+fn leaky(y: f32, a: f32) -> f32 {
+    y * (1.0 + (a - 1.0) * ((y < 0.0) as u32 as f32))
+}
+
+/// Mean and `1/√(var + ε)` of one plane (two passes, block sums in f64).
+fn plane_stats(p: &[f32], eps: f64) -> (f32, f32) {
+    let n = p.len().max(1) as f64;
+    let mean = (lane_sum(p, p, p, |x, _, _| x) / n) as f32;
+    let var = lane_sum(p, p, p, |x, _, _| (x - mean) * (x - mean)) / n;
+    (mean, (1.0 / (var + eps).sqrt()) as f32)
+}
+
+/// Normalizes (and activates) `data` `[planes, n]` in place; returns per-plane mean and rstd.
+fn norm_forward(cfg: &NormCfg, data: &mut [f32], affine: Option<(&[f32], &[f32])>) -> Vec<(f32, f32)> {
+    #[cfg(test)]
+    RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let a = cfg.slope;
+    data.par_chunks_mut(cfg.n.max(1))
+        .enumerate()
+        .map(|(p, plane)| {
+            let (mean, rstd) = plane_stats(plane, cfg.eps);
+            let ch = p % cfg.channels;
+            let (g, b) = affine.map_or((1.0, 0.0), |(g, b)| (g[ch], b[ch]));
+            let (scale, shift) = (g * rstd, b - mean * g * rstd);
+            for v in plane.iter_mut() {
+                *v = leaky(*v * scale + shift, a);
+            }
+            (mean, rstd)
+        })
+        .collect()
+}
+
+/// What the backward step keeps: input, output, per-plane statistics, affine weights.
+#[derive(Clone, Debug)]
+struct NormState {
+    cfg: NormCfg,
+    x: FlexTensor,
+    y: FlexTensor,
+    stats: Vec<(f32, f32)>,
+    gamma: Option<FlexTensor>,
+}
+
+/// `[dx, dγ, dβ]` of the fused normalization + activation.
+fn norm_grads(st: &NormState, dy: FlexTensor, want: [bool; 3]) -> [Option<FlexTensor>; 3] {
+    #[cfg(test)]
+    RUNS.fetch_add(1000, std::sync::atomic::Ordering::Relaxed);
+    let cfg = &st.cfg;
+    let (x, y, dy) = (contiguous(&st.x), contiguous(&st.y), contiguous(&dy));
+    let gamma = st.gamma.as_ref().map(contiguous);
+    let gamma = gamma.as_ref().map(slice);
+    let (xs, ys, dys) = (slice(&x), slice(&y), slice(&dy));
+    let n = cfg.n.max(1);
+    let a = cfg.slope;
+    // dx is computed even when only dγ/dβ are asked for (never, in these networks: the
+    // input of a normalization is a convolution's output): one code path.
+    let mut dx = vec![0.0f32; cfg.planes * cfg.n];
+    let sums: Vec<(f64, f64)> = dx
+        .par_chunks_mut(n)
+        .enumerate()
+        .map(|(p, dxp)| {
+            let r = p * cfg.n..(p + 1) * cfg.n;
+            let (xp, yp, dyp) = (&xs[r.clone()], &ys[r.clone()], &dys[r]);
+            let (mean, rstd) = st.stats[p];
+            // The activation's derivative from the output's sign, without a branch.
+            let dz = move |y: f32, dy: f32| dy * (1.0 + (a - 1.0) * ((y < 0.0) as u32 as f32));
+            // Σ dz and Σ dz·x̂: the β and γ gradients, and the two means of dx.
+            let s1 = lane_sum(yp, dyp, xp, |y, dy, _| dz(y, dy));
+            let s2 = lane_sum(yp, dyp, xp, |y, dy, x| dz(y, dy) * ((x - mean) * rstd));
+            let g = gamma.map_or(1.0, |g| g[p % cfg.channels]);
+            let (m1, m2) = ((s1 / cfg.n as f64) as f32, (s2 / cfg.n as f64) as f32);
+            for (((d, &x), &y), &dy) in dxp.iter_mut().zip(xp).zip(yp).zip(dyp) {
+                *d = g * rstd * (dz(y, dy) - m1 - (x - mean) * rstd * m2);
+            }
+            (s1, s2)
+        })
+        .collect();
+    let per_channel = |f: fn(&(f64, f64)) -> f64| {
+        let mut v = vec![0.0f32; cfg.channels];
+        for (p, s) in sums.iter().enumerate() {
+            v[p % cfg.channels] += f(s) as f32;
+        }
+        flex(v, Shape::from(vec![cfg.channels]))
+    };
+    [
+        want[0].then(|| flex(dx, st.x.layout().shape().clone())),
+        want[1].then(|| per_channel(|s| s.1)),
+        want[2].then(|| per_channel(|s| s.0)),
+    ]
+}
+
+#[derive(Debug)]
+struct NormAffine;
+#[derive(Debug)]
+struct NormPlain;
+
+impl Backward<Flex, 3> for NormAffine {
+    type State = NormState;
+    fn backward(self, ops: Ops<NormState, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<Flex>(&ops.node);
+        let want = ops.parents.each_ref().map(|p| p.is_some());
+        for (parent, grad) in ops.parents.iter().zip(norm_grads(&ops.state, dy, want)) {
+            if let (Some(node), Some(grad)) = (parent, grad) {
+                grads.register::<Flex>(node.id, grad);
+            }
+        }
+    }
+}
+
+impl Backward<Flex, 1> for NormPlain {
+    type State = NormState;
+    fn backward(self, ops: Ops<NormState, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<Flex>(&ops.node);
+        let [parent] = ops.parents;
+        if let Some(node) = parent {
+            let [dx, _, _] = norm_grads(&ops.state, dy, [true, false, false]);
+            if let Some(dx) = dx {
+                grads.register::<Flex>(node.id, dx);
+            }
+        }
+    }
+}
+
+fn autodiff_norm(cfg: NormCfg, x: AdTensor, gb: Option<(AdTensor, AdTensor)>) -> AdTensor {
+    let gbf = gb.as_ref().map(|(g, b)| (contiguous(g.primitive()), contiguous(b.primitive())));
+    let run = || {
+        let xc = contiguous(x.primitive());
+        let mut v = slice(&xc).to_vec();
+        let stats = norm_forward(&cfg, &mut v, gbf.as_ref().map(|(g, b)| (slice(g), slice(b))));
+        (flex(v, xc.layout().shape().clone()), stats)
+    };
+    let state = |y: &FlexTensor, stats| NormState {
+        cfg,
+        x: x.primitive().clone(),
+        y: y.clone(),
+        stats,
+        gamma: gbf.as_ref().map(|(g, _)| g.clone()),
+    };
+    match &gb {
+        Some((g, b)) => {
+            match NormAffine
+                .prepare::<NoCheckpointing>([x.node(), g.node(), b.node()])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => {
+                    let (y, stats) = run();
+                    prep.finish(state(&y, stats), y)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(run().0),
+            }
+        }
+        None => match NormPlain.prepare::<NoCheckpointing>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (y, stats) = run();
+                prep.finish(state(&y, stats), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(run().0),
+        },
     }
 }
 
@@ -688,5 +957,64 @@ mod tests {
         let v = Tensor::<1>::from_floats([-2.0, -0.5, 0.0, 3.0], &plain);
         let y = leaky_relu(v, 0.1).into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(y, vec![-0.2, -0.05, 0.0, 3.0]);
+    }
+
+    #[test]
+    fn instance_norm_matches_burn_forward_and_gradients() {
+        use burn::nn::InstanceNormConfig;
+        let dev = Device::flex().autodiff();
+        dev.seed(11);
+        for (affine, slope) in [(true, Some(0.01)), (true, None), (false, Some(0.2))] {
+            let norm = InstanceNormConfig::new(3).with_affine(affine).init(&dev);
+            // Non-trivial affine weights, so their gradients are tested through a real scale.
+            let norm = InstanceNorm {
+                gamma: norm
+                    .gamma
+                    .map(|g| g.map(|t| t.random_like(Distribution::Normal(1.0, 0.5)).require_grad())),
+                beta: norm
+                    .beta
+                    .map(|b| b.map(|t| t.random_like(Distribution::Normal(0.0, 0.5)).require_grad())),
+                ..norm
+            };
+            let x = Tensor::<5>::random([2, 3, 3, 4, 5], Distribution::Normal(0.5, 2.0), &dev).require_grad();
+            let probe = Tensor::<5>::random([2, 3, 3, 4, 5], Distribution::Normal(0.0, 1.0), &dev);
+            let before = RUNS.load(std::sync::atomic::Ordering::Relaxed);
+            let ours = instance_norm(&norm, x.clone(), slope);
+            let y = norm.forward(x.clone());
+            let theirs = match slope {
+                Some(a) => burn::tensor::activation::leaky_relu(y, a),
+                None => y,
+            };
+            // f64 statistics against burn's f32 ones over 60 voxels.
+            let tol = Tolerance::relative(1e-4).set_absolute(1e-5);
+            ours.clone().into_data().assert_approx_eq::<f32>(&theirs.clone().into_data(), tol);
+            let g1 = (ours * probe.clone()).sum().backward();
+            assert!(RUNS.load(std::sync::atomic::Ordering::Relaxed) >= before + 1001, "burn's norm was used");
+            let g2 = (theirs * probe).sum().backward();
+            x.grad(&g1).unwrap().into_data().assert_approx_eq::<f32>(&x.grad(&g2).unwrap().into_data(), tol);
+            if let (Some(g), Some(b)) = (&norm.gamma, &norm.beta) {
+                for p in [g, b] {
+                    let (a, b) = (p.val().grad(&g1).unwrap(), p.val().grad(&g2).unwrap());
+                    a.into_data().assert_approx_eq::<f32>(&b.into_data(), tol);
+                }
+            }
+            // Inference: in place, same values.
+            let plain = Device::flex();
+            let xp = Tensor::<5>::from_data(x.clone().into_data(), &plain);
+            let normp = InstanceNorm {
+                gamma: norm.gamma.as_ref().map(|g| {
+                    burn::module::Param::from_tensor(Tensor::from_data(g.val().into_data(), &plain))
+                }),
+                beta: norm.beta.as_ref().map(|b| {
+                    burn::module::Param::from_tensor(Tensor::from_data(b.val().into_data(), &plain))
+                }),
+                ..norm.clone()
+            };
+            let before = RUNS.load(std::sync::atomic::Ordering::Relaxed);
+            let yp = instance_norm(&normp, xp, slope);
+            assert!(RUNS.load(std::sync::atomic::Ordering::Relaxed) > before);
+            let yr = instance_norm(&norm, x.clone(), slope);
+            yp.into_data().assert_approx_eq::<f32>(&yr.into_data(), tol);
+        }
     }
 }

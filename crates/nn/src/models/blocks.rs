@@ -90,11 +90,15 @@ impl ConvNormAct {
 
     /// Shapes: `[b, cin, z, y, x]` → `[b, cout, z/s, y/s, x/s]` (z kept for 2-D).
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let y = self.norm.forward(crate::cpu::conv(&self.conv, x));
-        if self.act {
-            leaky_relu(y, 0.01)
-        } else {
-            y
+        let y = crate::cpu::conv(&self.conv, x);
+        let slope = self.act.then_some(0.01);
+        if let Some(n) = &self.norm.instance {
+            return crate::cpu::instance_norm(n, y, slope);
+        }
+        let y = self.norm.forward(y);
+        match slope {
+            Some(a) => leaky_relu(y, a),
+            None => y,
         }
     }
 }

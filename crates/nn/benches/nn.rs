@@ -6,11 +6,12 @@
 //! RAYON_NUM_THREADS=2 cargo bench -p hounsfield-nn --bench nn -- tract ONNX     # same graph through tract
 //! RAYON_NUM_THREADS=2 cargo bench -p hounsfield-nn --bench nn -- window [ONNX]  # sliding window 192³, 96³ windows
 //! RAYON_NUM_THREADS=2 cargo bench -p hounsfield-nn --bench nn -- train          # 2-D U-Net step, 8×1×128²
-//! RAYON_NUM_THREADS=2 cargo bench -p hounsfield-nn --bench nn -- conv           # conv3d 16→16 k3 on 1×16×64³
+//! RAYON_NUM_THREADS=2 cargo bench -p hounsfield-nn --bench nn -- conv           # conv3d 16→16 k3 on 1×16×64³: burn vs nn::cpu
 //! ```
 //!
-//! `bench/nn_unet.sh` runs them all beside onnxruntime and writes the table in
-//! `docs/benchmarks-nn.md`. The U-Net is channels 16-32-64-128, strides 2, two
+//! `bench/nn_unet.sh` runs them all beside onnxruntime, PyTorch and MONAI; `docs/benchmarks.md`
+//! records a run. The networks' convolutions, instance norms and leaky ReLUs run through
+//! [`hounsfield_nn::cpu`]. The U-Net is channels 16-32-64-128, strides 2, two
 //! conv-instance-norm-leaky-ReLU per level, transposed-convolution up-sampling.
 
 use std::time::Instant;
@@ -71,7 +72,7 @@ fn main() {
         "forward" => {
             let net = unet(SpatialDims::D3).init(&dev).unwrap();
             let x = Tensor::<5>::random([1, 1, 128, 128, 128], Distribution::Default, &dev);
-            time("burn flex 3-D U-Net forward 1x1x128^3", 3, || {
+            time("burn flex + nn::cpu 3-D U-Net forward 1x1x128^3", 3, || {
                 let _ = hounsfield_nn::bridge::tensor_to_vec(net.forward(x.clone()));
             });
         }
@@ -104,7 +105,7 @@ fn main() {
                     }))
                 }
             };
-            let label = if args.get(1).is_some() { "tract" } else { "burn flex" };
+            let label = if args.get(1).is_some() { "tract" } else { "burn flex + nn::cpu" };
             let s = Instant::now();
             let mut windows = 0;
             let out = sliding_window(
@@ -133,11 +134,25 @@ fn main() {
             let x = Tensor::<5>::random([8, 1, 1, 128, 128], Distribution::Default, &ad);
             let labels: Vec<f32> = (0..8 * 2 * 128 * 128).map(|i| ((i / (128 * 128)) % 2) as f32).collect();
             let t = tensor_from_vec(labels, [8, 2, 1, 128, 128], &ad);
-            time("burn flex 2-D U-Net training step 8x1x128^2 (forward+backward+AdamW)", 3, || {
+            let mut parts = [0.0f64; 3];
+            time("burn flex + nn::cpu 2-D U-Net training step 8x1x128^2 (forward+backward+AdamW)", 3, || {
+                let s = Instant::now();
                 let l = loss::dice_ce(net.forward(x.clone()), t.clone());
+                let _: f32 = l.clone().into_scalar(); // forward done
+                parts[0] += s.elapsed().as_secs_f64();
+                let s = Instant::now();
                 let g = GradientsParams::from_grads(l.backward(), &net);
+                parts[1] += s.elapsed().as_secs_f64();
+                let s = Instant::now();
                 net = optim.step(1e-3, net.clone(), g);
+                parts[2] += s.elapsed().as_secs_f64();
             });
+            println!(
+                "  mean of 4 steps: forward+loss {:.3} s, backward {:.3} s, AdamW {:.3} s",
+                parts[0] / 4.0,
+                parts[1] / 4.0,
+                parts[2] / 4.0
+            );
             println!("parameters: {}", net.num_params());
         }
         "conv" => {
@@ -156,6 +171,26 @@ fn main() {
                     None,
                     opts.clone(),
                 ));
+            });
+            time("hounsfield_nn::cpu::conv3d 16->16 k3 1x16x64^3", 5, || {
+                let _ = hounsfield_nn::bridge::tensor_to_vec(hounsfield_nn::cpu::conv3d(
+                    x.clone(),
+                    w.clone(),
+                    None,
+                    [1; 3],
+                    [1; 3],
+                ));
+            });
+            let ad = dev.clone().autodiff();
+            let xa = Tensor::<5>::from_data(x.clone().into_data(), &ad).require_grad();
+            let wa = Tensor::<5>::from_data(w.clone().into_data(), &ad).require_grad();
+            time("hounsfield_nn::cpu::conv3d 16->16 k3 1x16x64^3 forward+backward", 5, || {
+                let y = hounsfield_nn::cpu::conv3d(xa.clone(), wa.clone(), None, [1; 3], [1; 3]);
+                let _ = y.sum().backward();
+            });
+            time("burn flex conv3d 16->16 k3 1x16x64^3 forward+backward", 3, || {
+                let y = burn::tensor::module::conv3d(xa.clone(), wa.clone(), None, opts.clone());
+                let _ = y.sum().backward();
             });
         }
         other => eprintln!("unknown benchmark `{other}` (forward, tract, window, train, conv)"),

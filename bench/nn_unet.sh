@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of the 3-D U-Net (channels 16-32-64-128, strides 2) on 2 CPU
-# threads: burn flex, tract (ONNX) and onnxruntime, plus the sliding window and a 2-D
-# training step; and PyTorch + MONAI on the same network (bench/nn_vs_torch.py, when
+# threads: burn flex (convolutions, instance norms, leaky ReLUs through hounsfield_nn::cpu),
+# tract (ONNX) and onnxruntime, plus the sliding window and a 2-D training step, and
+# burn-flex's own conv3d against nn::cpu's; and PyTorch + MONAI on the same network (bench/nn_vs_torch.py, when
 # scripts/setup.sh --bench has made ~/.cache/hounsfield/torch-venv). Prints every figure;
 # docs/benchmarks.md records a run.
 #

@@ -28,8 +28,6 @@
 // output buffer; every `unsafe` block says which part.
 #![allow(unsafe_code)]
 
-use std::sync::Mutex;
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
@@ -111,6 +109,9 @@ pub fn conv3d(
     fallback(x, weight, bias)
 }
 
+/// One group of the backward pass: a batch item and its row chunks `(first row, end row)`.
+type Group = (usize, Vec<(usize, usize)>);
+
 /// Sizes of one convolution.
 #[derive(Clone, Copy, Debug)]
 struct Geom {
@@ -170,6 +171,37 @@ impl Geom {
             }
         }
         t
+    }
+    /// The backward pass's plan: two phases, each a list of `(batch item, chunks)` groups;
+    /// a group is whole planes of the outermost output axis longer than 1 (z, else y), at
+    /// least `⌈(k − s)/s⌉` of them so that groups two apart read disjoint input planes, and its
+    /// chunks `(first row, end row)` are sized like the forward's tasks.
+    fn backward_phases(&self) -> [Vec<Group>; 2] {
+        let rows = self.out[0] * self.out[1];
+        let (planes, rows_per_plane, k, s) = if self.out[0] > 1 {
+            (self.out[0], self.out[1], self.k[0], self.s[0])
+        } else {
+            (self.out[1], 1, self.k[1], self.s[1])
+        };
+        let min_planes = k.saturating_sub(s).div_ceil(s).max(1);
+        let per_group = min_planes.max(planes.div_ceil(8));
+        let per_row = self.kk() * self.out[2];
+        let chunk = (CHUNK_ELEMS / per_row.max(1)).max(MIN_COLUMNS.div_ceil(self.out[2].max(1))).max(1);
+        let mut phases: [Vec<Group>; 2] = [Vec::new(), Vec::new()];
+        for b in 0..self.batch {
+            for (gi, p0) in (0..planes).step_by(per_group).enumerate() {
+                let (g0, g1) =
+                    (p0 * rows_per_plane, ((p0 + per_group).min(planes) * rows_per_plane).min(rows));
+                let mut chunks = Vec::new();
+                let mut r = g0;
+                while r < g1 {
+                    chunks.push((r, (r + chunk).min(g1)));
+                    r += chunk;
+                }
+                phases[gi % 2].push((b, chunks));
+            }
+        }
+        phases
     }
     fn out_shape(&self) -> Shape {
         Shape::from(vec![self.batch, self.cout, self.out[0], self.out[1], self.out[2]])
@@ -353,6 +385,13 @@ fn forward_raw(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32>
 }
 
 /// Gradients on raw slices: `(dx, dw, dbias)`, each only when asked for.
+///
+/// Deterministic whatever the scheduling (training must be bit-reproducible): the output rows
+/// of each batch item are cut into groups of whole planes along the outermost axis longer than
+/// 1 (z, or y for 2-D), each group's chunks run in order on one thread, and groups run in two
+/// phases (even, then odd) so that the input regions that `col2im` adds into never overlap
+/// within a phase (a group spans at least `(k − s)/s` planes). Each group keeps its own `dW`,
+/// summed in group order at the end.
 fn backward_raw(g: &Geom, x: &[f32], w: &[f32], dy: &[f32], want: [bool; 3]) -> [Option<Vec<f32>>; 3] {
     #[cfg(test)]
     RUNS.fetch_add(1000, std::sync::atomic::Ordering::Relaxed);
@@ -360,53 +399,73 @@ fn backward_raw(g: &Geom, x: &[f32], w: &[f32], dy: &[f32], want: [bool; 3]) -> 
     let [want_x, want_w, want_b] = want;
     let mut dx = want_x.then(|| vec![0.0f32; g.batch * g.in_len()]);
     let dxp = SendPtr(dx.as_mut().map_or(std::ptr::null_mut(), |v| v.as_mut_ptr()));
-    let locks: Vec<Mutex<()>> = (0..g.batch).map(|_| Mutex::new(())).collect();
-    let dw = (want_x || want_w).then(|| {
-        g.tasks()
-            .into_par_iter()
-            .fold(
-                || vec![0.0f32; if want_w { g.cout * kk } else { 0 }],
-                |mut dw, (b, r0, r1)| {
-                    let n = (r1 - r0) * wo;
-                    let dyb = dy[b * g.cout * s + r0 * wo..].as_ptr();
-                    let xb = &x[b * g.in_len()..(b + 1) * g.in_len()];
-                    with_scratch(kk * n, if want_x { kk * n } else { 0 }, |col, dcol| unsafe {
-                        if want_w {
-                            im2col(g, xb, r0, r1, col);
-                            // dW[cout, kk] += dY[cout, n] · col[kk, n]ᵀ
-                            gemm(g.cout, kk, n, dw.as_mut_ptr(), kk, true, dyb, (s, 1), col.as_ptr(), (1, n));
-                        }
-                        if want_x {
-                            // dcol[kk, n] = W[cout, kk]ᵀ · dY[cout, n]
-                            gemm(
-                                kk,
-                                n,
-                                g.cout,
-                                dcol.as_mut_ptr(),
-                                n,
-                                false,
-                                w.as_ptr(),
-                                (1, kk),
-                                dyb,
-                                (s, 1),
-                            );
-                            let _guard = locks[b].lock().unwrap_or_else(|e| e.into_inner());
-                            // SAFETY: item b's gradient is only written under locks[b].
-                            let dxb =
-                                std::slice::from_raw_parts_mut(dxp.get().add(b * g.in_len()), g.in_len());
-                            col2im(g, dcol, r0, r1, dxb);
-                        }
-                    });
+    let dw_len = if want_w { g.cout * kk } else { 0 };
+    let phases = g.backward_phases();
+    let mut partial: Vec<Vec<f32>> = Vec::new();
+    if want_x || want_w {
+        for phase in &phases {
+            let dws: Vec<Vec<f32>> = phase
+                .par_iter()
+                .map(|(b, chunks)| {
+                    let b = *b;
+                    let mut dw = vec![0.0f32; dw_len];
+                    let dxb_ptr =
+                        SendPtr(if want_x { dxp.get().wrapping_add(b * g.in_len()) } else { dxp.get() });
+                    for &(r0, r1) in chunks {
+                        let n = (r1 - r0) * wo;
+                        let dyb = dy[b * g.cout * s + r0 * wo..].as_ptr();
+                        let xb = &x[b * g.in_len()..(b + 1) * g.in_len()];
+                        with_scratch(kk * n, if want_x { kk * n } else { 0 }, |col, dcol| unsafe {
+                            if want_w {
+                                im2col(g, xb, r0, r1, col);
+                                // dW[cout, kk] += dY[cout, n] · col[kk, n]ᵀ
+                                gemm(
+                                    g.cout,
+                                    kk,
+                                    n,
+                                    dw.as_mut_ptr(),
+                                    kk,
+                                    true,
+                                    dyb,
+                                    (s, 1),
+                                    col.as_ptr(),
+                                    (1, n),
+                                );
+                            }
+                            if want_x {
+                                // dcol[kk, n] = W[cout, kk]ᵀ · dY[cout, n]
+                                gemm(
+                                    kk,
+                                    n,
+                                    g.cout,
+                                    dcol.as_mut_ptr(),
+                                    n,
+                                    false,
+                                    w.as_ptr(),
+                                    (1, kk),
+                                    dyb,
+                                    (s, 1),
+                                );
+                                // SAFETY: within a phase no two groups add into the same input
+                                // voxels (see `Geom::backward_phases`), and one group's chunks
+                                // run in order on this thread.
+                                let dxb = std::slice::from_raw_parts_mut(dxb_ptr.get(), g.in_len());
+                                col2im(g, dcol, r0, r1, dxb);
+                            }
+                        });
+                    }
                     dw
-                },
-            )
-            .reduce(
-                || vec![0.0f32; if want_w { g.cout * kk } else { 0 }],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                    a
-                },
-            )
+                })
+                .collect();
+            partial.extend(dws);
+        }
+    }
+    let dw = want_w.then(|| {
+        let mut total = vec![0.0f32; dw_len];
+        for p in &partial {
+            total.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+        }
+        total
     });
     let db = want_b.then(|| {
         (0..g.cout)
@@ -418,7 +477,7 @@ fn backward_raw(g: &Geom, x: &[f32], w: &[f32], dy: &[f32], want: [bool; 3]) -> 
             })
             .collect()
     });
-    [dx, dw.filter(|_| want_w), db]
+    [dx, dw, db]
 }
 
 fn contiguous(t: &FlexTensor) -> FlexTensor {
@@ -884,6 +943,34 @@ mod tests {
         ([1, 3, 4, 5, 6], [2, 3, 1, 1, 1], [1, 1, 1], [0, 0, 0]),
         ([1, 2, 3, 4, 5], [2, 2, 2, 3, 2], [1, 3, 2], [2, 0, 3]),
     ];
+
+    #[test]
+    fn backward_is_bit_reproducible() {
+        // Training resumes bit-exactly only if every gradient is: repeat the backward pass
+        // (threads steal work differently each time) and compare bits. Shapes cover 3-D
+        // stride 1 and 2, and a 2-D-like depth of 1.
+        for (xs, ws, st, pd) in [
+            ([1usize, 3, 12, 10, 9], [4usize, 3, 3, 3, 3], [1usize, 1, 1], [1usize, 1, 1]),
+            ([2, 2, 9, 8, 8], [3, 2, 3, 3, 3], [2, 2, 2], [1, 1, 1]),
+            ([3, 2, 1, 16, 12], [4, 2, 1, 3, 3], [1, 1, 1], [0, 1, 1]),
+        ] {
+            let g = Geom::new(&xs, &ws, st, pd).unwrap();
+            let val = |i: usize, m: f32| ((i as f32 * 0.618).sin() * m).fract();
+            let x: Vec<f32> = (0..xs.iter().product::<usize>()).map(|i| val(i, 7.0)).collect();
+            let w: Vec<f32> = (0..ws.iter().product::<usize>()).map(|i| val(i, 3.0)).collect();
+            let dy: Vec<f32> = (0..g.batch * g.cout * g.out_spatial()).map(|i| val(i, 5.0)).collect();
+            let first = backward_raw(&g, &x, &w, &dy, [true, true, true]);
+            for _ in 0..6 {
+                let again = backward_raw(&g, &x, &w, &dy, [true, true, true]);
+                for (a, b) in first.iter().zip(&again) {
+                    let bits = |v: &Option<Vec<f32>>| {
+                        v.as_ref().map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>())
+                    };
+                    assert_eq!(bits(a), bits(b), "backward differs between runs for {xs:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn forward_matches_burn() {

@@ -184,7 +184,11 @@ impl Geom {
             (self.out[1], 1, self.k[1], self.s[1])
         };
         let min_planes = k.saturating_sub(s).div_ceil(s).max(1);
-        let per_group = min_planes.max(planes.div_ceil(8));
+        // About four groups per thread in all (one per item when the batch is large): each
+        // group costs a `dW` buffer and its sum.
+        let threads = rayon::current_num_threads().max(1);
+        let groups_per_item = (4 * threads).div_ceil(self.batch.max(1)).max(1);
+        let per_group = min_planes.max(planes.div_ceil(groups_per_item));
         let per_row = self.kk() * self.out[2];
         let chunk = (CHUNK_ELEMS / per_row.max(1)).max(MIN_COLUMNS.div_ceil(self.out[2].max(1))).max(1);
         let mut phases: [Vec<Group>; 2] = [Vec::new(), Vec::new()];
@@ -391,7 +395,8 @@ fn forward_raw(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32>
 /// 1 (z, or y for 2-D), each group's chunks run in order on one thread, and groups run in two
 /// phases (even, then odd) so that the input regions that `col2im` adds into never overlap
 /// within a phase (a group spans at least `(k − s)/s` planes). Each group keeps its own `dW`,
-/// summed in group order at the end.
+/// summed in group order at the end. (The groups depend on the thread count, so bits are
+/// reproducible for a given `RAYON_NUM_THREADS`.)
 fn backward_raw(g: &Geom, x: &[f32], w: &[f32], dy: &[f32], want: [bool; 3]) -> [Option<Vec<f32>>; 3] {
     #[cfg(test)]
     RUNS.fetch_add(1000, std::sync::atomic::Ordering::Relaxed);

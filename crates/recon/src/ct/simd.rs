@@ -200,6 +200,64 @@ pub(crate) fn joseph_adjoint_scalar<const SUMS: bool>(
     }
 }
 
+/// Eight parallel rays in a plane of voxel centres for [`joseph_forward8`]: ray `r` crosses
+/// slab `s` at `(c[r] + s·g) / 2¹⁶` (16.16 fixed point) along the interpolation axis and sums
+/// only slabs `s0[r]..=s1[r]` (none when `s0[r] > s1[r]`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RayGroup {
+    pub c: [i64; 8],
+    pub g: i64,
+    pub s0: [usize; 8],
+    pub s1: [usize; 8],
+}
+
+/// The planar Joseph forward sums of eight parallel rays over `x`, whose sample at slab `s`
+/// and index `i` along the interpolation axis is `x[s·sm + i·st]` (`0 ≤ i < span`, else 0):
+/// per ray `Σ_s a + w·(b − a)` with `a`, `b` the samples at `i = (c + s·g) >> 16` and `i + 1`,
+/// `w` the fraction, summed in the same order as the scalar `planar_sum` of the projector
+/// (two partial sums, even and odd slabs from the ray's first), so the results are equal.
+/// AVX2 gathers (one per sample of each pair) take the eight rays at once; `None` when
+/// `simd` is false or the group does not qualify (the caller then runs the scalar code).
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn joseph_forward8(
+    x: &[f32],
+    grp: &RayGroup,
+    sm: usize,
+    st: usize,
+    span: usize,
+    slabs: usize,
+    simd: bool,
+) -> Option<[f32; 8]> {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        let live = || (0..8).filter(|&r| grp.s0[r] <= grp.s1[r]);
+        let Some(s_lo) = live().map(|r| grp.s0[r]).min() else { return Some([0.0; 8]) };
+        let s_hi = live().map(|r| grp.s1[r]).max().unwrap_or(0);
+        // Every enabled lane's offset s·sm + i·st (s < slabs, i < span) is below x.len(),
+        // which fits an i32, and so do the strides; every coordinate c + s·g fits an i32.
+        let last =
+            (slabs.checked_sub(1)?).checked_mul(sm)?.checked_add(span.checked_sub(1)?.checked_mul(st)?)?;
+        let fits = last < x.len()
+            && x.len() <= i32::MAX as usize
+            && sm <= i32::MAX as usize
+            && st <= i32::MAX as usize
+            && span <= i32::MAX as usize
+            && slabs <= 1 << 12
+            && s_hi < slabs
+            && grp.g.abs() <= 1 << 17
+            && grp.c.iter().all(|c| c.abs() < 1 << 29);
+        if !fits {
+            return None;
+        }
+        // SAFETY: `simd` is only true when `avx2_available()` said so (callers pass its
+        // result); `fits` checked the bounds and ranges listed in the kernel's contract.
+        return Some(unsafe { avx2::joseph_forward8(x, grp, sm, st, span, s_lo, s_hi) });
+    }
+    let _ = (x, grp, sm, st, span, slabs, simd);
+    None
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
@@ -266,6 +324,194 @@ mod avx2 {
             let rest = lines.map(|l| Line { c: l.c + i as i64 * l.dc, ..l });
             super::add_lines4_scalar(&mut out[i..], &rest);
         }
+    }
+
+    /// AVX2 body of [`super::joseph_forward8`] over slabs `s_lo..=s_hi`: per slab, the two
+    /// samples of each ray by masked gathers (a lane outside its ray's slabs or off the grid
+    /// loads nothing and reads 0), the lerp as separate subtract, multiply and add (as the
+    /// scalar code rounds), alternately into two partial sums.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA; `s_hi < slabs` with `(slabs − 1)·sm + (span − 1)·st <
+    /// x.len() ≤ i32::MAX`, `sm`, `st` and `span` at most `i32::MAX`, `slabs ≤ 2¹²`,
+    /// `|g| ≤ 2¹⁷` and `|c[r]| < 2²⁹` (so every coordinate fits an i32), `s_lo ≤ s_hi`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn joseph_forward8(
+        x: &[f32],
+        grp: &super::RayGroup,
+        sm: usize,
+        st: usize,
+        span: usize,
+        s_lo: usize,
+        s_hi: usize,
+    ) -> [f32; 8] {
+        if sm == 1 && st != 1 {
+            // SAFETY: the caller's contract, with sm = 1.
+            return std::array::from_fn(|r| unsafe {
+                forward_tile(x, grp.c[r], grp.g, grp.s0[r], grp.s1[r], st, span)
+            });
+        }
+        let c: [i32; 8] = grp.c.map(|c| (c + s_lo as i64 * grp.g) as i32);
+        let empty = |r: usize| grp.s0[r] > grp.s1[r];
+        // Slab bounds as i32 (s ≤ 2¹²); an empty ray gets an empty interval.
+        let s0: [i32; 8] = std::array::from_fn(|r| if empty(r) { i32::MAX } else { grp.s0[r] as i32 });
+        let s1: [i32; 8] = std::array::from_fn(|r| if empty(r) { -1 } else { grp.s1[r] as i32 });
+        // SAFETY: unaligned loads of three local [i32; 8] arrays.
+        let (mut cf, s0, s1) = unsafe {
+            (
+                _mm256_loadu_si256(c.as_ptr().cast()),
+                _mm256_loadu_si256(s0.as_ptr().cast()),
+                _mm256_loadu_si256(s1.as_ptr().cast()),
+            )
+        };
+        let g = _mm256_set1_epi32(grp.g as i32);
+        let spanv = _mm256_set1_epi32(span as i32);
+        let stv = _mm256_set1_epi32(st as i32);
+        let minus1 = _mm256_set1_epi32(-1);
+        let frac = _mm256_set1_epi32(0xFFFF);
+        let scale = _mm256_set1_ps(1.0 / 65536.0);
+        let zero = _mm256_setzero_ps();
+        let p = x.as_ptr();
+        let mut acc = [zero; 2];
+        // Contiguous samples (st = 1) with the rays in order: lanes 0 and 7 hold the smallest
+        // and largest index, and where all eight rays are inside their slabs and the grid,
+        // two 8-wide loads from the smallest index and permutes fetch every sample.
+        let ordered =
+            st == 1 && (grp.c.windows(2).all(|w| w[0] <= w[1]) || grp.c.windows(2).all(|w| w[0] >= w[1]));
+        let all_in = (grp.s0.iter().max().copied().unwrap_or(0), grp.s1.iter().min().copied().unwrap_or(0));
+        let (mut e0, mut e7) = (c[0] as i64, c[7] as i64);
+        let one = _mm256_set1_epi32(1);
+        for s in s_lo..=s_hi {
+            let (i0, i7) = ((e0.min(e7) >> 16) as usize, (e0.max(e7) >> 16) as usize);
+            let row = s * sm;
+            if ordered
+                && s >= all_in.0
+                && s <= all_in.1
+                && e0.min(e7) >= 0
+                && i7 + 1 < span
+                && i7 - i0 <= 14
+                && row + i0 + 16 <= x.len()
+            {
+                // i0 ≥ 0, every lane's i and i + 1 lie in i0..i0 + 16.
+                let id = _mm256_sub_epi32(_mm256_srai_epi32::<16>(cf), _mm256_set1_epi32(i0 as i32));
+                // SAFETY: row + i0 + 16 ≤ x.len() (checked just above).
+                let (lo, hi) =
+                    unsafe { (_mm256_loadu_ps(p.add(row + i0)), _mm256_loadu_ps(p.add(row + i0 + 8))) };
+                let a = pick(lo, hi, id);
+                let b = pick(lo, hi, _mm256_add_epi32(id, one));
+                let w = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(cf, frac)), scale);
+                let v = _mm256_add_ps(a, _mm256_mul_ps(w, _mm256_sub_ps(b, a)));
+                let k = (s - s_lo) & 1;
+                acc[k] = _mm256_add_ps(acc[k], v);
+                cf = _mm256_add_epi32(cf, g);
+                e0 += grp.g;
+                e7 += grp.g;
+                continue;
+            }
+            e0 += grp.g;
+            e7 += grp.g;
+            let sv = _mm256_set1_epi32(s as i32);
+            // In the ray's slabs: not s0 > s and not s > s1.
+            let out = _mm256_or_si256(_mm256_cmpgt_epi32(s0, sv), _mm256_cmpgt_epi32(sv, s1));
+            let i = _mm256_srai_epi32::<16>(cf);
+            let j = _mm256_add_epi32(i, _mm256_set1_epi32(1));
+            let ok_i = _mm256_and_si256(_mm256_cmpgt_epi32(i, minus1), _mm256_cmpgt_epi32(spanv, i));
+            let ok_j = _mm256_and_si256(_mm256_cmpgt_epi32(j, minus1), _mm256_cmpgt_epi32(spanv, j));
+            let ok_i = _mm256_andnot_si256(out, ok_i);
+            let ok_j = _mm256_andnot_si256(out, ok_j);
+            let off = _mm256_add_epi32(_mm256_set1_epi32((s * sm) as i32), _mm256_mullo_epi32(i, stv));
+            let off_j = _mm256_add_epi32(off, stv);
+            // SAFETY: only lanes with s ≤ s_hi < slabs and 0 ≤ i < span (resp. i + 1) are
+            // enabled; their offsets s·sm + i·st ≤ (slabs − 1)·sm + (span − 1)·st < x.len()
+            // fit an i32, so those lanes read inside `x`; disabled lanes read nothing.
+            let (a, b) = unsafe {
+                (
+                    _mm256_mask_i32gather_ps::<4>(zero, p, off, _mm256_castsi256_ps(ok_i)),
+                    _mm256_mask_i32gather_ps::<4>(zero, p, off_j, _mm256_castsi256_ps(ok_j)),
+                )
+            };
+            let w = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(cf, frac)), scale);
+            let v = _mm256_add_ps(a, _mm256_mul_ps(w, _mm256_sub_ps(b, a)));
+            let k = (s - s_lo) & 1;
+            acc[k] = _mm256_add_ps(acc[k], v);
+            cf = _mm256_add_epi32(cf, g);
+        }
+        let mut a0 = [0.0f32; 8];
+        let mut a1 = [0.0f32; 8];
+        // SAFETY: unaligned stores into two local [f32; 8] arrays.
+        unsafe {
+            _mm256_storeu_ps(a0.as_mut_ptr(), acc[0]);
+            _mm256_storeu_ps(a1.as_mut_ptr(), acc[1]);
+        }
+        // A ray whose first slab is odd relative to s_lo has its partial sums swapped; the
+        // sum of two is the same either way.
+        std::array::from_fn(|r| a0[r] + a1[r])
+    }
+
+    /// One ray of [`joseph_forward8`] when slabs are adjacent in memory (`sm = 1`) and the
+    /// interpolation axis is strided (`st` apart): eight consecutive slabs at once, whose
+    /// samples lie in the same eight columns of the few rows the ray crosses there, loaded
+    /// row by row and picked by a compare and blend (no gathers); the last slabs of the ray
+    /// one by one. Sums in another order than the scalar code.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA; `s1 < slabs` with `(slabs − 1) + (span − 1)·st <
+    /// x.len() ≤ i32::MAX` and `|c|`, `|g|`, `slabs` as in [`joseph_forward8`].
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn forward_tile(x: &[f32], c: i64, g: i64, s0: usize, s1: usize, st: usize, span: usize) -> f32 {
+        if s0 > s1 {
+            return 0.0;
+        }
+        let lane_g =
+            _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(g as i32));
+        let frac = _mm256_set1_epi32(0xFFFF);
+        let scale = _mm256_set1_ps(1.0 / 65536.0);
+        let one = _mm256_set1_epi32(1);
+        let p = x.as_ptr();
+        let mut acc = _mm256_setzero_ps();
+        let mut sb = s0;
+        while sb + 8 <= s1 + 1 {
+            let (f0, f7) = (c + sb as i64 * g, c + (sb as i64 + 7) * g);
+            let cf = _mm256_add_epi32(_mm256_set1_epi32(f0 as i32), lane_g);
+            let i = _mm256_srai_epi32::<16>(cf);
+            let j = _mm256_add_epi32(i, one);
+            // Rows the eight samples and their neighbours reach, within the grid.
+            let r0 = (f0.min(f7) >> 16).max(0);
+            let r1 = ((f0.max(f7) >> 16) + 1).min(span as i64 - 1);
+            let (mut a, mut b) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+            let mut rr = r0;
+            while rr <= r1 {
+                // SAFETY: 0 ≤ rr < span and sb + 8 ≤ s1 + 1 ≤ slabs, so the eight floats
+                // from rr·st + sb end at most at (span − 1)·st + slabs ≤ x.len().
+                let v = unsafe { _mm256_loadu_ps(p.add(rr as usize * st + sb)) };
+                let rv = _mm256_set1_epi32(rr as i32);
+                a = _mm256_blendv_ps(a, v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(i, rv)));
+                b = _mm256_blendv_ps(b, v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(j, rv)));
+                rr += 1;
+            }
+            let w = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(cf, frac)), scale);
+            acc = _mm256_add_ps(acc, _mm256_add_ps(a, _mm256_mul_ps(w, _mm256_sub_ps(b, a))));
+            sb += 8;
+        }
+        let mut lanes = [0.0f32; 8];
+        // SAFETY: an unaligned store into a local [f32; 8].
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+        let mut sum =
+            ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+        let sample = |i: i64, s: usize| -> f32 {
+            if i >= 0 && i < span as i64 {
+                x.get(i as usize * st + s).copied().unwrap_or(0.0)
+            } else {
+                0.0
+            }
+        };
+        for s in sb..=s1 {
+            let cf = c + s as i64 * g;
+            let (i, w) = (cf >> 16, (cf & 0xFFFF) as f32 * (1.0 / 65536.0));
+            let (a, b) = (sample(i, s), sample(i + 1, s));
+            sum += a + w * (b - a);
+        }
+        sum
     }
 
     /// Entry `id` (0..16) of the 16 table entries held in `lo` and `hi`.

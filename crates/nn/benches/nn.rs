@@ -86,7 +86,10 @@ fn main() {
             });
         }
         "window" => {
-            let n = 192 * 192 * 192;
+            // Volume side (default 192; HOUNSFIELD_WINDOW_VOLUME=256 for the segmentation issue's 256³).
+            let side: usize =
+                std::env::var("HOUNSFIELD_WINDOW_VOLUME").ok().and_then(|v| v.parse().ok()).unwrap_or(192);
+            let n = side * side * side;
             let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
             let cfg = InferenceConfig { window: Some([96, 96, 96]), ..Default::default() };
             let net;
@@ -112,7 +115,7 @@ fn main() {
                 p,
                 &x,
                 1,
-                [192, 192, 192],
+                [side, side, side],
                 &cfg,
                 true,
                 8,
@@ -121,7 +124,7 @@ fn main() {
             )
             .unwrap();
             println!(
-                "{label} sliding window 1x1x192^3, 96^3 windows, overlap 0.5 ({windows} windows, Gaussian, full accumulation): {:.2} s, peak RSS {:.0} MiB",
+                "{label} sliding window 1x1x{side}^3, 96^3 windows, overlap 0.5 ({windows} windows, Gaussian, full accumulation): {:.2} s, peak RSS {:.0} MiB",
                 s.elapsed().as_secs_f64(),
                 peak_mib()
             );

@@ -266,13 +266,12 @@ impl JosephProjector {
         }
     }
 
-    /// The forward sum of a ray in a plane of voxel centres over the whole grid (the 2-D
-    /// case, see [`Self::visit`]), with the same 16.16 fixed-point weights as `visit` and two
-    /// partial sums (one would serialise every step on the latency of an add); `None` when the
-    /// ray is not of that kind.
+    /// Where a ray in a plane of voxel centres runs: `None` when it is not such a ray,
+    /// `Some(None)` when it misses the grid, else its plane index along the third axis and
+    /// its first and last slab (shared by [`Self::planar_sum`] and [`Self::planar_weight`]).
     #[inline(always)]
-    fn planar_sum(&self, ray: &Ray, x: &[f32]) -> Option<f32> {
-        let (o1, o2) = others(ray.main);
+    fn planar_span(&self, ray: &Ray) -> Option<Option<(usize, usize, usize)>> {
+        let (_, o2) = others(ray.main);
         let (c2, g2) = (ray.c0[o2], ray.g[o2]);
         let dims = self.grid.dims;
         if g2 != 0.0 || c2.fract() != 0.0 {
@@ -280,12 +279,23 @@ impl JosephProjector {
         }
         let k2 = c2 as isize;
         if k2 < 0 || k2 >= dims[o2] as isize {
-            return Some(0.0);
+            return Some(None);
         }
-        let Some((s0, s1)) = self.planar_slabs(ray, [0; 3], dims) else { return Some(0.0) };
+        Some(self.planar_slabs(ray, [0; 3], dims).map(|(s0, s1)| (k2 as usize, s0, s1)))
+    }
+
+    /// The forward sum of a ray in a plane of voxel centres over the whole grid (the 2-D
+    /// case, see [`Self::visit`]), with the same 16.16 fixed-point weights as `visit` and two
+    /// partial sums (one would serialise every step on the latency of an add); `None` when the
+    /// ray is not of that kind.
+    #[inline(always)]
+    fn planar_sum(&self, ray: &Ray, x: &[f32]) -> Option<f32> {
+        let (o1, o2) = others(ray.main);
+        let dims = self.grid.dims;
+        let Some((k2, s0, s1)) = self.planar_span(ray)? else { return Some(0.0) };
         let st = self.strides();
         let (sm, s_1) = (st[ray.main], st[o1]);
-        let base2 = k2 as usize * st[o2];
+        let base2 = k2 * st[o2];
         const ONE: f64 = 65536.0;
         let (c1, g1) = (ray.c0[o1], ray.g[o1]);
         let gf = (g1 * ONE).round() as i64;
@@ -328,17 +338,9 @@ impl JosephProjector {
     /// the ray, where one of them is outside, are summed one by one. `None` when the ray is
     /// not in a plane of voxel centres.
     fn planar_weight(&self, ray: &Ray) -> Option<f32> {
-        let (o1, o2) = others(ray.main);
-        let (c2, g2) = (ray.c0[o2], ray.g[o2]);
+        let (o1, _) = others(ray.main);
         let dims = self.grid.dims;
-        if g2 != 0.0 || c2.fract() != 0.0 {
-            return None;
-        }
-        let k2 = c2 as isize;
-        if k2 < 0 || k2 >= dims[o2] as isize {
-            return Some(0.0);
-        }
-        let Some((s0, s1)) = self.planar_slabs(ray, [0; 3], dims) else { return Some(0.0) };
+        let Some((_, s0, s1)) = self.planar_span(ray)? else { return Some(0.0) };
         const ONE: f64 = 65536.0;
         let gf = (ray.g[o1] * ONE).round() as i64;
         // The same 16.16 coordinates as planar_sum.

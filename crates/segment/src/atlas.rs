@@ -134,8 +134,9 @@ pub fn fuse(maps: &[LabelVolume], weights: Option<&[Vec<f32>]>) -> Result<LabelV
     all.dedup();
     let mut best = vec![f32::NEG_INFINITY; n];
     let mut out = vec![0u16; n];
+    let mut score = vec![0f32; n];
     for &l in &all {
-        let mut score = vec![0f32; n];
+        score.fill(0.0);
         for (a, m) in maps.iter().enumerate() {
             let w = weights.map(|w| &w[a]);
             score.par_iter_mut().zip(m.data().par_iter()).enumerate().for_each(|(o, (s, &v))| {

@@ -99,10 +99,13 @@ pub fn brain_tissue(
             q[o][(l as usize).min(2)] = 1.0;
         }
     }
+    let mut prev = q.clone();
     let mut params = estimate(data, &q, &inside);
     let plane = nx * ny;
     for _ in 0..opts.iterations {
-        let prev = q.clone();
+        // Last sweep's posteriors move to `prev` (no copy; outside the mask both stay 0).
+        std::mem::swap(&mut prev, &mut q);
+        let prev = &prev;
         let (mu, sd, pi) = params;
         // Jacobi sweep: every voxel reads its neighbours' previous posteriors, so slices are
         // independent.

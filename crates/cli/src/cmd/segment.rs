@@ -206,7 +206,7 @@ fn mask_to_labels(m: Volume<u8>) -> LabelVolume {
 /// `hounsfield segment`.
 pub fn segment(a: SegmentArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> {
     let image = load_f32(&a.input, g)?;
-    if image.data().iter().any(|v| v.is_nan()) && matches!(a.method, Method::Model) {
+    if matches!(a.method, Method::Model) && image.data().iter().any(|v| v.is_nan()) {
         bail!("{} holds NaN voxels: a model cannot take them", a.input.display());
     }
     let labels = match a.method {

@@ -170,6 +170,14 @@ impl Scene {
         }
     }
 
+    /// Paints the parts of `other` (in their order) under everything painted from part
+    /// `index` on: what a later part covers stays that part's. An `index` past the end
+    /// appends. `other`'s warp is ignored.
+    pub fn insert_under(&mut self, index: usize, other: Scene) {
+        let at = index.min(self.parts.len());
+        self.parts.splice(at..at, other.parts);
+    }
+
     /// The parts in painting order.
     pub fn parts(&self) -> &[Part] {
         &self.parts

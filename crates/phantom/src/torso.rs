@@ -77,6 +77,12 @@ pub(crate) fn build(seed: u64, opts: &TorsoOptions) -> Result<(Scene, Vec<Nodule
         Label::SoftTissue.id(),
         within(Shape::ellipsoid([0.0, cy + 5.0, dome_z - 160.0], [ca * 1.05, cb * 1.15, 160.0], IDENTITY3)),
     );
+    // Retroperitoneal fat (perirenal capsules, periaortic sheath) goes under everything painted
+    // from here on, so the organs drawn later keep their shape; without it the kidneys (30 HU)
+    // and the aorta (40 HU) would sit in abdominal soft tissue of the same density, which real
+    // CT, where fat outlines both, does not show.
+    let retroperitoneum = s.parts().len();
+    let mut retro_fat = Scene::new();
 
     // Spine position (vertebral body centre) and paraspinal muscles.
     let y_v = cy + cb - 26.0 + v.shift(2.0);
@@ -182,20 +188,25 @@ pub(crate) fn build(seed: u64, opts: &TorsoOptions) -> Result<(Scene, Vec<Nodule
 
     // Aorta: root in the heart, ascending, arch, descending left-anterior of the spine.
     let ra = 13.0 * v.scale(0.08);
+    let aorta_path = [
+        [12.0, cy - 22.0, dome_z + 70.0],
+        [4.0, cy - 35.0, dome_z + 110.0],
+        [2.0, cy - 12.0, dome_z + 137.0],
+        [15.0, cy + 20.0, dome_z + 125.0],
+        [20.0, y_v - 22.0, dome_z + 90.0],
+        [18.0, y_v - 22.0, dome_z],
+        [10.0, y_v - 26.0, -100.0],
+        [5.0, y_v - 30.0, -220.0],
+    ];
+    let aorta_radii = [ra, ra, ra * 0.92, ra * 0.85, ra * 0.85, ra * 0.8, ra * 0.78, ra * 0.75];
+    tube(&mut s, Label::Aorta.id(), &aorta_path, &aorta_radii, 5);
+    // Its periaortic fat sheath (6 mm) along the descending part; in the chest the lungs and
+    // mediastinum painted above it decide.
     tube(
-        &mut s,
-        Label::Aorta.id(),
-        &[
-            [12.0, cy - 22.0, dome_z + 70.0],
-            [4.0, cy - 35.0, dome_z + 110.0],
-            [2.0, cy - 12.0, dome_z + 137.0],
-            [15.0, cy + 20.0, dome_z + 125.0],
-            [20.0, y_v - 22.0, dome_z + 90.0],
-            [18.0, y_v - 22.0, dome_z],
-            [10.0, y_v - 26.0, -100.0],
-            [5.0, y_v - 30.0, -220.0],
-        ],
-        &[ra, ra, ra * 0.92, ra * 0.85, ra * 0.85, ra * 0.8, ra * 0.78, ra * 0.75],
+        &mut retro_fat,
+        Label::Fat.id(),
+        &aorta_path[4..],
+        &aorta_radii[4..].iter().map(|r| r + 6.0).collect::<Vec<_>>(),
         5,
     );
 
@@ -223,15 +234,15 @@ pub(crate) fn build(seed: u64, opts: &TorsoOptions) -> Result<(Scene, Vec<Nodule
 
     // Kidneys: retroperitoneal beside the spine, upper poles medial; the right one lower.
     for (label, sx, dz) in [(Label::KidneyRight, -1.0, 0.0), (Label::KidneyLeft, 1.0, 12.0)] {
-        s.push(
-            label.id(),
-            within(Shape::ellipsoid(
-                [sx * 0.5 * ca + v.shift(3.0), y_v - 6.0 + v.shift(3.0), dome_z - 140.0 + dz + v.shift(5.0)],
-                [27.0, 24.0, 55.0].map(|x| x * v.scale(0.07)),
-                rotation([0.0, sx * -12f64.to_radians(), sx * 30f64.to_radians() + v.angle(5.0)]),
-            )),
-        );
+        let centre =
+            [sx * 0.5 * ca + v.shift(3.0), y_v - 6.0 + v.shift(3.0), dome_z - 140.0 + dz + v.shift(5.0)];
+        let semi = [27.0, 24.0, 55.0].map(|x| x * v.scale(0.07));
+        let rot = rotation([0.0, sx * -12f64.to_radians(), sx * 30f64.to_radians() + v.angle(5.0)]);
+        s.push(label.id(), within(Shape::ellipsoid(centre, semi, rot)));
+        // Perirenal fat: a 9 mm capsule (Gerota's fascia) under the organs painted later.
+        retro_fat.push(Label::Fat.id(), within(Shape::ellipsoid(centre, semi.map(|x| x + 9.0), rot)));
     }
+    s.insert_under(retroperitoneum, retro_fat);
 
     // Spinal canal, then vertebrae and discs from below the field of view to above it.
     s.push(

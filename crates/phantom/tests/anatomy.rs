@@ -128,6 +128,53 @@ fn every_structure_is_present() {
 }
 
 #[test]
+fn kidneys_and_abdominal_aorta_are_outlined_by_fat() {
+    // Real CT shows the kidneys (30 HU) and the aorta (40 HU) because perirenal and
+    // retroperitoneal fat surround them; abdominal soft tissue (30 HU) must not. Of their
+    // face neighbours outside the organ itself, fat is the majority for each kidney, and
+    // soft tissue is a small minority (organs touching them: liver, spleen, spine, muscle).
+    let t = Phantom::torso(5, &TorsoOptions::default()).unwrap();
+    let grid = t.grid(96).unwrap();
+    let labels = t.render_labels(&grid, &RenderOptions::default()).unwrap();
+    let [nx, ny, nz] = labels.dims();
+    for organ in [Label::KidneyRight, Label::KidneyLeft, Label::Aorta] {
+        let (mut fat, mut soft, mut other) = (0usize, 0usize, 0usize);
+        for k in 1..nz - 1 {
+            for j in 1..ny - 1 {
+                for i in 1..nx - 1 {
+                    if labels.get(i, j, k) != Some(&organ.id()) {
+                        continue;
+                    }
+                    // The aorta: only its abdominal part, below the heart.
+                    if organ == Label::Aorta && k > nz / 3 {
+                        continue;
+                    }
+                    for (a, b, c) in [
+                        (i - 1, j, k),
+                        (i + 1, j, k),
+                        (i, j - 1, k),
+                        (i, j + 1, k),
+                        (i, j, k - 1),
+                        (i, j, k + 1),
+                    ] {
+                        match labels.get(a, b, c).copied().unwrap_or(0) {
+                            l if l == organ.id() => {}
+                            l if l == Label::Fat.id() => fat += 1,
+                            l if l == Label::SoftTissue.id() => soft += 1,
+                            _ => other += 1,
+                        }
+                    }
+                }
+            }
+        }
+        let n = (fat + soft + other) as f64;
+        assert!(n > 50.0, "{organ:?}: only {n} boundary faces");
+        assert!(fat as f64 > 0.5 * n, "{organ:?}: fat {fat}, soft tissue {soft}, other {other}");
+        assert!((soft as f64) < 0.1 * n, "{organ:?}: fat {fat}, soft tissue {soft}, other {other}");
+    }
+}
+
+#[test]
 fn same_anatomy_on_any_grid() {
     // Voxel (i, j, k) of the 24³ grid has the centre of voxel (3i+1, 3j+1, 3k+1) of the 72³
     // grid over the same field of view: the labels there agree.

@@ -170,14 +170,42 @@ fn mat_mul(a: &[[f64; 3]; 3], b: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
     m
 }
 
+/// How foreground-centred patches pick their centre.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForegroundSampling {
+    /// A random foreground voxel: classes get patches in proportion to their volume.
+    #[default]
+    Voxel,
+    /// A class drawn uniformly from those present, then a random voxel of it (nnU-Net's
+    /// oversampling): small structures get as many patches as large ones.
+    Class,
+}
+
+/// The share of patches centred on foreground and how their centre is picked.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Foreground {
+    /// Probability that a patch is centred on foreground, `[0, 1]`.
+    pub fraction: f64,
+    /// How the centre is picked.
+    pub sampling: ForegroundSampling,
+}
+
+impl Foreground {
+    /// `fraction` of patches on a random foreground voxel.
+    pub fn voxel(fraction: f64) -> Foreground {
+        Foreground { fraction, sampling: ForegroundSampling::Voxel }
+    }
+}
+
 /// Samples one patch of `size` (`[z, y, x]`; `z = 1` for 2-D models, which then take a
-/// random slice) from `sample`, centred on a random foreground voxel with probability
-/// `foreground` (when the sample has labels with foreground) and anywhere otherwise, and
-/// augments it. `augment = None` takes the centre patch, untouched (validation).
+/// random slice) from `sample`, centred on foreground with probability `foreground.fraction`
+/// (when the sample has labels with foreground) and anywhere otherwise, and augments it.
+/// `augment = None` takes the centre patch, untouched (validation).
 pub fn sample_patch(
     sample: &Sample,
     size: [usize; 3],
-    foreground: f64,
+    foreground: Foreground,
     augment: Option<&AugmentConfig>,
     rng: &mut ChaCha8Rng,
 ) -> Patch {
@@ -186,12 +214,31 @@ pub fn sample_patch(
     // Centre (x, y, z) in voxels.
     let mut centre = [(nx as f64 - 1.0) / 2.0, (ny as f64 - 1.0) / 2.0, (nz as f64 - 1.0) / 2.0];
     if let Some(_aug) = augment {
-        let fg = sample.labels.as_ref().filter(|_| rng.gen::<f64>() < foreground);
+        let fg = sample.labels.as_ref().filter(|_| rng.gen::<f64>() < foreground.fraction);
         let picked = fg.and_then(|l| {
-            let count = l.iter().filter(|&&c| c > 0).count();
+            // The class to centre on: any foreground voxel alike, or first a class drawn
+            // uniformly from those present (nnU-Net), so small organs get as many patches.
+            let class = match foreground.sampling {
+                ForegroundSampling::Voxel => None,
+                ForegroundSampling::Class => {
+                    let mut present: Vec<u16> = Vec::new();
+                    for &c in l.iter().filter(|&&c| c > 0) {
+                        if !present.contains(&c) {
+                            present.push(c);
+                        }
+                    }
+                    present.sort_unstable();
+                    (!present.is_empty()).then(|| present[rng.gen_range(0..present.len())])
+                }
+            };
+            let hit = |c: u16| match class {
+                Some(k) => c == k,
+                None => c > 0,
+            };
+            let count = l.iter().filter(|&&c| hit(c)).count();
             (count > 0).then(|| {
                 let k = rng.gen_range(0..count);
-                l.iter().enumerate().filter(|(_, &c)| c > 0).nth(k).map(|(i, _)| i).unwrap_or(0)
+                l.iter().enumerate().filter(|(_, &c)| hit(c)).nth(k).map(|(i, _)| i).unwrap_or(0)
             })
         });
         match picked {
@@ -471,7 +518,7 @@ mod tests {
     fn centre_patch_is_a_crop() {
         let s = sample();
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let p = sample_patch(&s, [4, 8, 8], 0.0, None, &mut rng);
+        let p = sample_patch(&s, [4, 8, 8], Foreground::voxel(0.0), None, &mut rng);
         // Centre x = 9.5, patch half 3.5 → x from 6 to 13.
         assert_eq!(&p.images[0][..8], &[6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0]);
     }
@@ -481,12 +528,38 @@ mod tests {
         let s = sample();
         let a = AugmentConfig::default();
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let p1 = sample_patch(&s, [1, 4, 4], 1.0, Some(&AugmentConfig::none()), &mut rng);
+        let p1 = sample_patch(&s, [1, 4, 4], Foreground::voxel(1.0), Some(&AugmentConfig::none()), &mut rng);
         assert!(p1.labels.as_ref().unwrap().contains(&1), "patch centred on foreground");
-        let q1 = sample_patch(&s, [4, 8, 8], 0.33, Some(&a), &mut ChaCha8Rng::seed_from_u64(3));
-        let q2 = sample_patch(&s, [4, 8, 8], 0.33, Some(&a), &mut ChaCha8Rng::seed_from_u64(3));
+        let q1 =
+            sample_patch(&s, [4, 8, 8], Foreground::voxel(0.33), Some(&a), &mut ChaCha8Rng::seed_from_u64(3));
+        let q2 =
+            sample_patch(&s, [4, 8, 8], Foreground::voxel(0.33), Some(&a), &mut ChaCha8Rng::seed_from_u64(3));
         assert_eq!(q1, q2);
         assert!(q1.images[0].iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn class_balanced_sampling_reaches_small_classes() {
+        // Class 1 fills 4 of 20 columns, class 2 a single voxel: by voxel, class 2 is the centre
+        // of 1 in 769 foreground patches; by class, of about half of them.
+        let mut s = sample();
+        let labels = s.labels.as_mut().unwrap();
+        labels[5] = 2;
+        let centred_on_2 = |sampling| {
+            let fg = Foreground { fraction: 1.0, sampling };
+            let mut rng = ChaCha8Rng::seed_from_u64(11);
+            (0..200)
+                .filter(|_| {
+                    let p = sample_patch(&s, [1, 1, 1], fg, Some(&AugmentConfig::none()), &mut rng);
+                    p.labels.unwrap()[0] == 2
+                })
+                .count()
+        };
+        let by_class = centred_on_2(ForegroundSampling::Class);
+        let by_voxel = centred_on_2(ForegroundSampling::Voxel);
+        // Binomial(200, 0.5): 70..130 is beyond 4 standard deviations (7.1) either side.
+        assert!((70..=130).contains(&by_class), "class sampling hit class 2 {by_class} times");
+        assert!(by_voxel <= 3, "voxel sampling hit class 2 {by_voxel} times");
     }
 
     #[test]
@@ -503,7 +576,8 @@ mod tests {
             ..AugmentConfig::default()
         };
         a.validate().unwrap();
-        let p = sample_patch(&s, [6, 8, 8], 0.5, Some(&a), &mut ChaCha8Rng::seed_from_u64(1));
+        let p =
+            sample_patch(&s, [6, 8, 8], Foreground::voxel(0.5), Some(&a), &mut ChaCha8Rng::seed_from_u64(1));
         assert!(p.images[0].iter().all(|v| v.is_finite()));
         assert!(p.labels.unwrap().iter().all(|&l| l <= 1));
         assert!(AugmentConfig { gamma: [2.0, 1.0], ..Default::default() }.validate().is_err());

@@ -20,7 +20,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::augment::{sample_patch, AugmentConfig, Patch};
+use crate::augment::{sample_patch, AugmentConfig, Foreground, ForegroundSampling, Patch};
 use crate::bridge::{tensor_from_vec, tensor_to_vec};
 use crate::card::{
     write_atomic, CardInput, CardModel, CardOutput, CardTraining, Model, ModelCard, Task, WEIGHTS_FILE,
@@ -145,6 +145,10 @@ pub struct TrainConfig {
     /// Fraction of patches centred on foreground (segmentation; default 0.33, nnU-Net).
     #[serde(default = "d_fg")]
     pub foreground_fraction: f64,
+    /// How a foreground patch picks its centre: `"voxel"` (default) or `"class"` (a class
+    /// drawn uniformly first, nnU-Net's oversampling of small structures).
+    #[serde(default)]
+    pub foreground_sampling: ForegroundSampling,
     /// The network.
     pub model: ModelConfig,
     /// The data.
@@ -504,7 +508,7 @@ fn validate(
     let mut folds = 0.0;
     for s in val {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let p = sample_patch(s, size, 0.0, None, &mut rng);
+        let p = sample_patch(s, size, Foreground::voxel(0.0), None, &mut rng);
         let batch = make_batch(std::slice::from_ref(&p), &[s], size, classes, device);
         let input = batch.input.clone();
         let l = batch_loss(net, batch, config)?;
@@ -679,7 +683,7 @@ pub fn train(
                 patches.push(sample_patch(
                     s,
                     size,
-                    config.foreground_fraction,
+                    Foreground { fraction: config.foreground_fraction, sampling: config.foreground_sampling },
                     Some(&config.augmentation),
                     &mut rng,
                 ));

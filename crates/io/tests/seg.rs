@@ -449,3 +449,105 @@ fn all_empty_segments_still_make_one_frame() {
     let j = read_seg(&out, None, root.path());
     assert_eq!(j["n_frames"], 1);
 }
+
+/// Converts the single-frame series in argv[1] into one RLE-compressed Legacy Converted
+/// Enhanced CT multi-frame file, argv[2] (highdicom; an independent writer of multi-frame
+/// sources), and prints its SOP instance UID and per-frame positions.
+const TO_MULTIFRAME: &str = r#"
+import sys, json, glob, pydicom, highdicom as hd
+src = sorted((pydicom.dcmread(p) for p in glob.glob(sys.argv[1] + '/*.dcm')), key=lambda d: int(d.InstanceNumber))
+uid = hd.UID()
+mf = hd.legacy.LegacyConvertedEnhancedCTImage(src, series_instance_uid=hd.UID(), series_number=9,
+    sop_instance_uid=uid, instance_number=1, transfer_syntax_uid='1.2.840.10008.1.2.5')
+mf.save_as(sys.argv[2])
+back = pydicom.dcmread(sys.argv[2])
+print(json.dumps({'uid': str(uid), 'ts': str(back.file_meta.TransferSyntaxUID), 'frames': int(back.NumberOfFrames),
+    'ipp': [[float(v) for v in f.PlanePositionSequence[0].ImagePositionPatient] for f in back.PerFrameFunctionalGroupsSequence]}))
+"#;
+
+/// Per SEG frame: its segment, position, and the source instance and frame it derives from;
+/// and highdicom's `get_pixels_by_source_frame` for every source frame, written to argv[3]
+/// (a source frame with no segment has no SEG frame; highdicom is told to read it as empty).
+const READ_SEG_FRAMES: &str = r#"
+import sys, json, numpy as np, pydicom, highdicom as hd
+ds = pydicom.dcmread(sys.argv[1]); uid = sys.argv[2]
+frames = []
+for f in ds.PerFrameFunctionalGroupsSequence:
+    s = f.DerivationImageSequence[0].SourceImageSequence[0]
+    frames.append({'segment': int(f.SegmentIdentificationSequence[0].ReferencedSegmentNumber),
+        'ipp': [float(v) for v in f.PlanePositionSequence[0].ImagePositionPatient],
+        'source': str(s.ReferencedSOPInstanceUID), 'frame': int(s.ReferencedFrameNumber)})
+refs = [[str(i.ReferencedSOPInstanceUID) for i in r.ReferencedInstanceSequence] for r in ds.ReferencedSeriesSequence]
+seg = hd.seg.segread(sys.argv[1])
+n = int(sys.argv[4])
+arr = seg.get_pixels_by_source_frame(source_sop_instance_uid=uid, source_frame_numbers=list(range(1, n + 1)), dtype=np.uint8,
+    assert_missing_frames_are_empty=True)
+np.ascontiguousarray(arr).tofile(sys.argv[3])
+print(json.dumps({'frames': frames, 'refs': refs, 'shape': list(arr.shape)}))
+"#;
+
+#[test]
+fn seg_references_the_frames_of_a_compressed_multiframe_source() {
+    // The source: the oblique CT series turned by highdicom into one RLE Lossless Legacy
+    // Converted Enhanced CT file (per-frame positions in functional groups).
+    let root = tempfile::tempdir().unwrap();
+    let (ct_dir, g) = source_series(root.path());
+    let mf_dir = root.path().join("mf");
+    std::fs::create_dir_all(&mf_dir).unwrap();
+    let mf = mf_dir.join("enhanced.dcm");
+    let made = py_json(TO_MULTIFRAME, &[ct_dir.to_str().unwrap(), mf.to_str().unwrap()]);
+    assert_eq!(made["ts"], "1.2.840.10008.1.2.5");
+    assert_eq!(made["frames"], DIMS[2]);
+    let uid = made["uid"].as_str().unwrap().to_owned();
+
+    // This crate reads it (RLE decoded, positions from the functional groups) to the same
+    // voxels and grid as the single-frame series.
+    let single = dicom::read_series(&only_series(&ct_dir), &DicomReadOptions::default()).unwrap();
+    let multi = dicom::read_series(&only_series(&mf_dir), &DicomReadOptions::default()).unwrap();
+    assert!(multi.volume.geometry().approx_eq(&g, 1e-6), "{:?} vs {g:?}", multi.volume.geometry());
+    assert_eq!(multi.volume.clone().into_f32().data(), single.volume.clone().into_f32().data());
+
+    let labels = labels_on(g);
+    let source = SourceSeries::read(&mf_dir, None).unwrap();
+    let out = root.path().join("seg.dcm");
+    let summary =
+        write_dicom_seg(&out, &labels, Some(&source), &segments(), &SegWriteOptions::default()).unwrap();
+    assert!(summary.references_source);
+    let raw = root.path().join("by_frame.u8");
+    let j =
+        py_json(READ_SEG_FRAMES, &[out.to_str().unwrap(), &uid, raw.to_str().unwrap(), &DIMS[2].to_string()]);
+    // Every SEG frame derives from the one multi-frame instance, from the frame at its position.
+    let src_ipp: Vec<Vec<f64>> = serde_json::from_value(made["ipp"].clone()).unwrap();
+    let frames = j["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 9);
+    for f in frames {
+        assert_eq!(f["source"], uid.as_str());
+        let ipp: Vec<f64> = serde_json::from_value(f["ipp"].clone()).unwrap();
+        let k = f["frame"].as_u64().unwrap() as usize;
+        assert!(
+            src_ipp[k - 1].iter().zip(&ipp).all(|(a, b)| (a - b).abs() < 1e-3),
+            "SEG frame at {ipp:?} cites source frame {k} at {:?}",
+            src_ipp[k - 1]
+        );
+    }
+    assert_eq!(j["refs"], serde_json::json!([[uid]]));
+    // highdicom's masks by source frame equal the label map, voxel for voxel.
+    assert_eq!(j["shape"], serde_json::json!([DIMS[2], DIMS[1], DIMS[0], 3]));
+    let by_frame = std::fs::read(&raw).unwrap();
+    let label_of = |s: usize| [9u16, 10, 11][s];
+    for (k, ipp) in src_ipp.iter().enumerate() {
+        let z = g.world_to_index([ipp[0], ipp[1], ipp[2]]).unwrap()[2].round() as usize;
+        for y in 0..DIMS[1] {
+            for x in 0..DIMS[0] {
+                for s in 0..3 {
+                    let got = by_frame[((k * DIMS[1] + y) * DIMS[0] + x) * 3 + s] != 0;
+                    assert_eq!(
+                        got,
+                        *labels.get(x, y, z).unwrap() == label_of(s),
+                        "frame {k} ({x},{y}) segment {s}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -235,6 +235,60 @@ pub struct Model {
     pub dir: PathBuf,
 }
 
+/// The modality family of a card or DICOM modality string: `CT`, `MR` (from `MR`, `MR-T1`,
+/// `MR-T2`, …), or the string itself upper-cased.
+fn modality_family(m: &str) -> String {
+    m.split(['-', '_', ' ']).next().unwrap_or(m).trim().to_ascii_uppercase()
+}
+
+/// Checks that `image` is of the modality the card's first input channel names: against
+/// `declared` (a DICOM Modality, or what the user says) when given, otherwise from the
+/// intensities: a CT model needs Hounsfield units (some voxels at or below −100 HU, fat or
+/// air, which every body CT has and no magnitude MR image does), and an MR model refuses
+/// an image whose values reach −500 or below in over 5 % of voxels (air in HU). A card
+/// without modalities accepts anything.
+pub fn check_modality(card: &ModelCard, declared: Option<&str>, image: &[f32]) -> Result<(), NnError> {
+    let Some(want) = card.input.modalities.first() else { return Ok(()) };
+    let want_family = modality_family(want);
+    if let Some(d) = declared {
+        let got = modality_family(d);
+        if got != want_family {
+            return Err(NnError::input(format!(
+                "the model `{}` takes {want} images; this one is {d}",
+                card.model.name
+            )));
+        }
+        return Ok(());
+    }
+    let finite = image.iter().filter(|v| v.is_finite());
+    match want_family.as_str() {
+        "CT" => {
+            let min = finite.fold(f32::INFINITY, |a, &b| a.min(b));
+            if min > -100.0 {
+                return Err(NnError::input(format!(
+                    "the model `{}` takes CT in Hounsfield units, but the image's lowest value is {min} \
+                     (no fat or air): it does not look like CT (declare the modality if it is)",
+                    card.model.name
+                )));
+            }
+        }
+        "MR" => {
+            let n = image.len().max(1);
+            let low = finite.filter(|&&v| v <= -500.0).count();
+            if low * 20 > n {
+                return Err(NnError::input(format!(
+                    "the model `{}` takes {want} images, but {:.0} % of voxels are at or below −500 \
+                     (air in HU): it looks like CT (declare the modality if it is not)",
+                    card.model.name,
+                    100.0 * low as f64 / n as f64
+                )));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// SHA-256 of `bytes`, lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let d = Sha256::digest(bytes);
@@ -303,7 +357,12 @@ pub fn read_card(dir: &Path) -> Result<(ModelCard, PathBuf, Vec<u8>), NnError> {
     let card = ModelCard::from_toml(&text, &card_path)?;
     let wpath = dir.join(&card.model.weights);
     let bytes = read(&wpath, "read weights")?;
-    let found = sha256_hex(&bytes);
+    verify_checksum(&card, &bytes, &wpath)?;
+    Ok((card, wpath, bytes))
+}
+
+fn verify_checksum(card: &ModelCard, bytes: &[u8], wpath: &Path) -> Result<(), NnError> {
+    let found = sha256_hex(bytes);
     if !found.eq_ignore_ascii_case(card.model.sha256.trim()) {
         return Err(NnError::Checksum {
             expected: card.model.sha256.clone(),
@@ -311,7 +370,7 @@ pub fn read_card(dir: &Path) -> Result<(ModelCard, PathBuf, Vec<u8>), NnError> {
             path: wpath.display().to_string(),
         });
     }
-    Ok((card, wpath, bytes))
+    Ok(())
 }
 
 impl Model {
@@ -329,6 +388,24 @@ impl Model {
         // Inference mode: batch norm uses its running statistics.
         let network = load_weights(card.architecture.init(device)?, bytes, &wpath)?.valid();
         Ok(Model { card, network, dir: dir.to_path_buf() })
+    }
+
+    /// Builds a model from a card's text and its weights held in memory (a model embedded
+    /// in a binary), with the checks of [`Model::load`]; `origin` names it in messages.
+    pub fn from_memory(
+        card_text: &str,
+        weights: &[u8],
+        origin: &Path,
+        device: &Device,
+    ) -> Result<Model, NnError> {
+        let card = ModelCard::from_toml(card_text, &origin.join(CARD_FILE))?;
+        let wpath = origin.join(&card.model.weights);
+        if card.weights_format() == WeightsFormat::Onnx {
+            return Err(NnError::config("model.weights", "an embedded model must hold burnpack weights"));
+        }
+        verify_checksum(&card, weights, &wpath)?;
+        let network = load_weights(card.architecture.init(device)?, weights.to_vec(), &wpath)?.valid();
+        Ok(Model { card, network, dir: PathBuf::new() })
     }
 
     /// Writes the folder: weights first, then the card with their checksum (each atomic).

@@ -50,9 +50,9 @@ kind = "label-stats"
 image = "mr"
 labels = "mr_truth"
 
-# 2. Segmentation: classical CT body and lungs on the torso, and brain tissue (CSF, GM, WM) on
-#    the head MR inside an intracranial mask carried over from the built-in atlas; Dice, HD95
-#    and ASSD against the phantoms' labels.
+# 2. Segmentation: classical CT body and lungs on the torso, the shipped deep model's organs on
+#    the same CT, and brain tissue (CSF, GM, WM) on the head MR inside an intracranial mask
+#    carried over from the built-in atlas; Dice, HD95 and ASSD against the phantoms' labels.
 [[step]]
 id = "ct-lung-segmentation"
 kind = "segment"
@@ -61,6 +61,17 @@ method = "ct-lungs"
 output = "ct_seg"
 truth = "ct_truth"
 truth_groups = {{ "2" = [4, 5, 6] }}
+
+# The shipped 3-D U-Net (built into the binary) on the same CT: eight organs, each scored.
+[[step]]
+id = "ct-organ-segmentation"
+kind = "segment"
+image = "ct"
+method = "model"
+model = "torso-organs"
+output = "ct_organs"
+truth = "ct_truth"
+truth_groups = {{ "4" = [4], "7" = [7], "8" = [8], "9" = [9], "10" = [10], "11" = [11], "12" = [12], "14" = [14] }}
 
 [[step]]
 id = "brain-tissue-segmentation"

@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod error;
 pub mod figure;
+pub mod models;
 pub mod pipeline;
 pub mod plot;
 pub mod report;

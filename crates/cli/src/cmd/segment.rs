@@ -156,9 +156,14 @@ pub struct SegmentArgs {
     /// Atlas: registration model.
     #[arg(long, value_enum, default_value_t = AtlasTransform::Bspline)]
     pub atlas_transform: AtlasTransform,
-    /// Model: a model folder (card + weights) or an .onnx file.
+    /// Model: a model folder (card + weights), an .onnx file, or the name of a model built
+    /// into the binary [default: torso-organs].
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Model: the input's modality (`CT`, `MR`), checked against the model card; default:
+    /// the DICOM Modality when the input has one, else judged from the intensities.
+    #[arg(long)]
+    pub modality: Option<String>,
     /// Keep only the largest connected component of each label.
     #[arg(long)]
     pub largest_component: bool,
@@ -205,7 +210,9 @@ fn mask_to_labels(m: Volume<u8>) -> LabelVolume {
 
 /// `hounsfield segment`.
 pub fn segment(a: SegmentArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> {
-    let image = load_f32(&a.input, g)?;
+    let loaded = super::load(&a.input, None, g)?;
+    let declared = a.modality.clone().or(loaded.modality);
+    let image = loaded.volume.into_f32();
     if matches!(a.method, Method::Model) && image.data().iter().any(|v| v.is_nan()) {
         bail!("{} holds NaN voxels: a model cannot take them", a.input.display());
     }
@@ -303,8 +310,8 @@ pub fn segment(a: SegmentArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> 
             r?.labels
         }
         Method::Model => {
-            let Some(m) = &a.model else { bail!("--method model needs --model DIR (or model.onnx)") };
-            super::nn::predict_labels(m, &image, g)?
+            let m = a.model.clone().unwrap_or_else(|| PathBuf::from("torso-organs"));
+            super::nn::predict_labels(&m, &image, declared.as_deref(), g)?
         }
     };
     let labels = postprocess(labels, a.largest_component, a.fill_holes)?;

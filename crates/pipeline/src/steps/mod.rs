@@ -11,7 +11,7 @@
 //! | `deform` | `image` (and `labels`) | `output` (and `output_labels`), `field` | random diffeomorphic deformation with its exact field |
 //! | `ct-recon` | `input` (HU) | `<output>_fbp`, `_fbp_low`, `_tv_low`, `_drr` | fan-beam CT at full and low dose, FBP and TV, scores, DRR |
 //! | `mri-recon` | `input` (MR) | `<output>_full`, `_zero_filled`, `_sense`, `_cs` | 8-coil k-space of a slice, 4× Poisson-disc undersampling, zero-filled, CG-SENSE and l1-wavelet CS with ESPIRiT maps, PSNR/SSIM |
-//! | `segment` | `image` (and `truth`) | `output` | CT body and lungs, MR brain tissue (atlas mask), Otsu, multi-Otsu; Dice/HD95/ASSD against `truth_groups` |
+//! | `segment` | `image` (and `truth`) | `output` | CT body and lungs, MR brain tissue (atlas mask), Otsu, multi-Otsu, a trained model (built-in or folder; card modality checked); Dice/HD95/ASSD against `truth_groups` |
 //! | `register` | `fixed`, `moving` (and labels, `truth_field`) | `output` (and `output_labels`) | rigid/affine/B-spline/SyN registration; TRE against a known field, Dice, folding |
 
 mod io_steps;

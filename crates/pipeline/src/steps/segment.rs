@@ -10,10 +10,14 @@ use hounsfield_segment::brain::{atlas_brain_mask, brain_tissue, BrainOptions, We
 use hounsfield_segment::ct::{body_and_lungs, CtOptions};
 use hounsfield_segment::threshold::{classify, multi_otsu, otsu_mask};
 
+use hounsfield_nn::card::{check_modality, Model};
+use hounsfield_nn::infer::{predict_volume, InferenceSpec, OwnedBurnPredictor, Prediction};
+
 use super::{fail, Step, StepError};
 use crate::figure::add_views;
+use crate::models::builtin;
 use crate::pipeline::StepContext;
-use crate::study::{Study, Table};
+use crate::study::{ImageKind, Study, Table};
 
 /// Methods as pipeline files spell them.
 #[derive(Clone, Copy, Debug, serde::Deserialize)]
@@ -27,6 +31,8 @@ pub enum SegmentMethod {
     Otsu,
     /// Three-class multi-Otsu (0, 1, 2).
     MultiOtsu,
+    /// A trained model (`model`: a built-in name or a model folder), its card's label ids.
+    Model,
 }
 
 /// Segmentation of `image` into `output`.
@@ -40,6 +46,10 @@ pub struct SegmentStep {
     /// MR weighting for `brain` (default T1).
     #[serde(default)]
     pub weighting: Weighting,
+    /// For `model`: a model built into the binary (`torso-organs`, the default) or a model
+    /// folder (card + weights).
+    #[serde(default)]
+    pub model: Option<String>,
     /// Role of the label map written.
     pub output: String,
     /// Ground-truth labels role (same grid) to score against.
@@ -65,9 +75,12 @@ impl Step for SegmentStep {
         let (image, kind) = (img.volume.clone(), img.kind);
         let progress = ctx.progress;
         let start = std::time::Instant::now();
-        let (labels, names): (LabelVolume, &[&str]) = match self.method {
+        let numbered = |names: &[&str]| -> Vec<(u16, String)> {
+            names.iter().enumerate().map(|(i, n)| (i as u16 + 1, (*n).to_string())).collect()
+        };
+        let (labels, names): (LabelVolume, Vec<(u16, String)>) = match self.method {
             SegmentMethod::CtLungs => {
-                (body_and_lungs(&image, &CtOptions::default())?.to_labels()?, &["body", "lungs"])
+                (body_and_lungs(&image, &CtOptions::default())?.to_labels()?, numbered(&["body", "lungs"]))
             }
             SegmentMethod::Brain => {
                 let mask = atlas_brain_mask(&image, self.weighting, &mut |p| {
@@ -75,14 +88,19 @@ impl Step for SegmentStep {
                     progress((p.stage_index as f64 + level) / p.stages.max(1) as f64 * 0.8)
                 })?;
                 let opts = BrainOptions { weighting: self.weighting, ..Default::default() };
-                (brain_tissue(&image, &mask, &opts)?.labels, &["CSF", "grey matter", "white matter"])
+                (
+                    brain_tissue(&image, &mask, &opts)?.labels,
+                    numbered(&["CSF", "grey matter", "white matter"]),
+                )
             }
-            SegmentMethod::Otsu => {
-                (LabelVolume::new(otsu_mask(&image, 256, None)?.1.map(|&v| u16::from(v))), &["above Otsu"])
-            }
+            SegmentMethod::Otsu => (
+                LabelVolume::new(otsu_mask(&image, 256, None)?.1.map(|&v| u16::from(v))),
+                numbered(&["above Otsu"]),
+            ),
             SegmentMethod::MultiOtsu => {
-                (classify(&image, &multi_otsu(&image, 3, 256, None)?)?, &["middle", "bright"])
+                (classify(&image, &multi_otsu(&image, 3, 256, None)?)?, numbered(&["middle", "bright"]))
             }
+            SegmentMethod::Model => model_labels(self.model.as_deref(), &image, kind, progress)?,
         };
         let seconds = start.elapsed().as_secs_f64();
         let mut t = Table {
@@ -94,11 +112,11 @@ impl Step for SegmentStep {
         };
         let truth = self.truth.as_ref().map(|r| study.labels(r)).transpose()?;
         let ml = image.geometry().voxel_volume() / 1000.0;
-        for (i, name) in names.iter().enumerate() {
-            let l = i as u16 + 1;
+        for (l, name) in &names {
+            let l = *l;
             let mask = labels.map(|&v| u8::from(v == l));
             let volume = mask.data().iter().filter(|&&v| v != 0).count() as f64 * ml;
-            let mut row = vec![l.to_string(), (*name).to_string(), format!("{volume:.1}")];
+            let mut row = vec![l.to_string(), name.clone(), format!("{volume:.1}")];
             match (truth, self.truth_groups.get(&l.to_string())) {
                 (Some(truth), Some(group)) => {
                     let reference = truth.map(|v| u8::from(group.contains(v)));
@@ -133,4 +151,48 @@ impl Step for SegmentStep {
         study.insert_labels(self.output.clone(), labels);
         Ok(())
     }
+}
+
+/// Runs a trained segmentation model (built-in name or folder; default `torso-organs`) on
+/// `image` after checking its card's modality, and names the labels from the card.
+fn model_labels(
+    model: Option<&str>,
+    image: &hounsfield_core::Volume<f32>,
+    kind: ImageKind,
+    progress: &dyn Fn(f64),
+) -> Result<(LabelVolume, Vec<(u16, String)>), StepError> {
+    let name = model.unwrap_or("torso-organs");
+    let path = std::path::Path::new(name);
+    let predictor = match builtin(name).filter(|_| !path.exists()) {
+        Some(b) => b.load()?,
+        None => {
+            let device = hounsfield_nn::Device::flex();
+            OwnedBurnPredictor { model: Model::load(path, &device)?, device }
+        }
+    };
+    let card = predictor.model.card.clone();
+    let declared = match kind {
+        ImageKind::Ct => Some("CT"),
+        ImageKind::Mr => Some("MR"),
+        ImageKind::Other => None,
+    };
+    check_modality(&card, declared, image.data())?;
+    let spec = InferenceSpec::from_card(&card);
+    let pred = predict_volume(&predictor, &spec, &[image], &mut |done, total| {
+        progress(done as f64 / total.max(1) as f64)
+    })?;
+    let Prediction::Labels(labels) = pred else {
+        return Err(fail(format!("model `{name}` is not a segmentation model")));
+    };
+    let names = card
+        .output
+        .label_ids
+        .iter()
+        .filter(|&&id| id != 0)
+        .map(|&id| {
+            let n = card.output.labels.get(&id.to_string()).cloned().unwrap_or_else(|| format!("label {id}"));
+            (id, n)
+        })
+        .collect();
+    Ok((labels, names))
 }

@@ -89,7 +89,7 @@ pub enum OnnxTask {
 /// Arguments of `hounsfield model info`.
 #[derive(clap::Args, Debug)]
 pub struct ModelInfoArgs {
-    /// Model folder.
+    /// Model folder, or the name of a model built into the binary (`torso-organs`, `brain-tissue`).
     pub model: PathBuf,
     /// Print the card as JSON.
     #[arg(long)]
@@ -345,19 +345,32 @@ pub fn infer(a: InferArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()> {
 
 /// `hounsfield model info`.
 pub fn model_info(a: ModelInfoArgs, _g: &crate::ui::GlobalArgs) -> anyhow::Result<()> {
-    let (card, wpath, bytes) = read_card(&a.model)?;
+    use hounsfield_nn::Module;
+    let builtin =
+        a.model.to_str().and_then(hounsfield_pipeline::models::builtin).filter(|_| !a.model.exists());
+    let (card, wpath, bytes, params) = match builtin {
+        Some(b) => {
+            let m = b.load()?.model;
+            let n = m.network.num_params();
+            let wpath =
+                PathBuf::from(format!("<built into the binary>/{}", b.name)).join(&m.card.model.weights);
+            (m.card, wpath, b.weights.to_vec(), n.to_string())
+        }
+        None => {
+            let (card, wpath, bytes) = read_card(&a.model)?;
+            let params = match card.weights_format() {
+                WeightsFormat::Burnpack => {
+                    Model::load(&a.model, &burn_device())?.network.num_params().to_string()
+                }
+                WeightsFormat::Onnx => "(onnx graph)".into(),
+            };
+            (card, wpath, bytes, params)
+        }
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&card)?);
         return Ok(());
     }
-    let params = match card.weights_format() {
-        WeightsFormat::Burnpack => {
-            use hounsfield_nn::Module;
-            let m = Model::load(&a.model, &burn_device())?;
-            format!("{}", m.network.num_params())
-        }
-        WeightsFormat::Onnx => "(onnx graph)".into(),
-    };
     let c = &card;
     println!("name          {}", c.model.name);
     if !c.model.description.is_empty() {

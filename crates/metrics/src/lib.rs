@@ -8,6 +8,7 @@
 //! | [`image`] | MAE, MSE, RMSE, PSNR (data range stated), SSIM (scikit-image's Gaussian-window definition) |
 //! | [`segmentation`] | Dice, IoU, precision, recall, HD, HD95, ASSD, NSD and volumes per label (MONAI's definitions and empty-mask conventions) |
 //! | [`registration`] | TRE on landmarks, Jacobian determinant map and folding fraction |
+//! | [`ultrasound`] | PICMUS image quality: FWHM of point targets, contrast ratio and CNR of cysts, speckle SNR |
 //!
 //! ```
 //! use hounsfield_core::{Geometry, Volume};
@@ -22,6 +23,7 @@
 pub mod image;
 pub mod registration;
 pub mod segmentation;
+pub mod ultrasound;
 
 /// Why a metric could not be computed.
 #[derive(Debug, thiserror::Error)]

@@ -40,10 +40,18 @@
 //!
 //! [`pet::osem`] and [`pet::mlem`] with attenuation correction ([`pet::attenuation_factors`])
 //! on any projector, and [`pet::simulate_emission`] for Poisson-noisy data.
+//!
+//! # Ultrasound ([`us`])
+//!
+//! A linear-array [`us::Probe`] (TOML), channel data simulated from point scatterers
+//! ([`us::simulate()`], speckle phantoms from label maps), delay-and-sum beamforming with
+//! plane-wave compounding, apodization, dynamic aperture and the coherence factor
+//! ([`us::beamform()`]), log-compressed B-mode images in mm ([`us::bmode()`]).
 
 pub mod ct;
 pub mod error;
 pub mod mri;
 pub mod pet;
+pub mod us;
 
 pub use error::ReconError;

@@ -8,6 +8,8 @@
 //! - [`iterative`]: SIRT, SART, CGLS, TV behave (residuals fall, TV beats FBP on sparse views,
 //!   callbacks stop).
 //! - [`pet`]: MLEM/OSEM recover activity, attenuation correction matters.
+//! - [`us`]: ultrasound point targets at the predicted resolution, speckle contrast, compounding,
+//!   typed errors.
 //! - [`mri`]: centred FFT vs numpy, ESPIRiT and `pics` vs BART, SENSE/CS/GRAPPA/radial on
 //!   the head phantom, typed errors.
 
@@ -18,3 +20,4 @@ mod iterative;
 mod mri;
 mod pet;
 mod skimage;
+mod us;

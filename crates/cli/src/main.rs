@@ -34,10 +34,10 @@ enum Command {
     Phantom(cmd::phantom::Args),
     /// Run a pipeline file (TOML steps over a study) and write an HTML report.
     Run(cmd::run::Args),
-    /// Reconstruct images from raw data (CT sinograms, PET emission data).
+    /// Reconstruct images from raw data (CT sinograms, PET emission data, MR k-space, ultrasound channel data).
     #[command(subcommand)]
     Recon(ReconCmd),
-    /// Simulate raw data from phantoms or volumes (CT sinograms with dose, PET emission data).
+    /// Simulate raw data from phantoms or volumes (CT sinograms with dose, PET emission data, MR k-space, ultrasound channel data).
     #[command(subcommand)]
     Simulate(SimulateCmd),
     /// Forward-project a volume into a sinogram / projections with a geometry TOML.
@@ -84,6 +84,8 @@ enum EvalCmd {
     Registration(cmd::register::EvalRegistrationArgs),
     /// Dice, IoU, HD, HD95, ASSD, NSD and volumes per label (MONAI's definitions), in mm.
     Segmentation(cmd::segment::EvalSegmentationArgs),
+    /// Ultrasound image quality (PICMUS): FWHM of point targets, CR and CNR of cysts.
+    Ultrasound(cmd::us::EvalUsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -94,6 +96,8 @@ enum ReconCmd {
     Pet(cmd::ct::ReconPetArgs),
     /// MRI: zero-filled, SENSE, GRAPPA, compressed sensing (wavelet, TV), radial NUFFT.
     Mri(cmd::mri::ReconMriArgs),
+    /// Ultrasound: delay-and-sum B-mode from channel data (plane-wave compounding, coherence factor).
+    Us(cmd::us::ReconUsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -104,6 +108,8 @@ enum SimulateCmd {
     Pet(cmd::ct::SimulatePetArgs),
     /// Multi-coil MR k-space of a phantom, undersampled, with noise.
     Mri(cmd::mri::SimulateMriArgs),
+    /// Ultrasound channel data of a speckle phantom (linear array, plane waves).
+    Us(cmd::us::SimulateUsArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -128,6 +134,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Transform(TransformCmd::Apply(a)) => cmd::register::transform_apply(a, &cli.global),
         Command::Eval(EvalCmd::Registration(a)) => cmd::register::eval_registration(a, &cli.global),
         Command::Eval(EvalCmd::Segmentation(a)) => cmd::segment::eval_segmentation(a, &cli.global),
+        Command::Eval(EvalCmd::Ultrasound(a)) => cmd::us::eval_us(a, &cli.global),
+        Command::Recon(ReconCmd::Us(a)) => cmd::us::recon_us(a, &cli.global),
+        Command::Simulate(SimulateCmd::Us(a)) => cmd::us::simulate_us(a, &cli.global),
         Command::Segment(a) => cmd::segment::segment(a, &cli.global),
         Command::Train(a) => cmd::nn::train(a, &cli.global),
         Command::Infer(a) => cmd::nn::infer(a, &cli.global),

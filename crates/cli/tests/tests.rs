@@ -10,3 +10,4 @@ mod phantom;
 mod recon;
 mod register;
 mod segment;
+mod us;

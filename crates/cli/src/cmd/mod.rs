@@ -11,6 +11,7 @@ pub mod register;
 pub mod run;
 pub mod segment;
 pub mod slice;
+pub mod us;
 
 use std::path::Path;
 

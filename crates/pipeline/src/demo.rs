@@ -10,6 +10,9 @@ pub const DEFAULT_SIZE: usize = 128;
 
 /// The demo pipeline as TOML, for phantoms of `size`³ voxels and a `seed`.
 pub fn pipeline_toml(size: usize, seed: u64) -> String {
+    // Ultrasound speckle needs ~10 scatterers per resolution cell (50 per mm²); small test
+    // demos use fewer (the speckle is then not fully developed, which they do not check).
+    let us_density = if size >= 64 { 50 } else { 5 };
     format!(
         r#"name = "Hounsfield demo study"
 
@@ -84,7 +87,8 @@ truth = "mr_truth"
 truth_groups = {{ "1" = [22, 25], "2" = [23], "3" = [24] }}
 
 # 3. Reconstruction: fan-beam CT of the torso at full and low dose, FBP and TV, and a radiograph;
-#    MRI of a head slice from 4x undersampled 8-coil k-space (zero-filled, SENSE, compressed sensing).
+#    MRI of a head slice from 4x undersampled 8-coil k-space (zero-filled, SENSE, compressed sensing);
+#    ultrasound B-mode from simulated channel data.
 [[step]]
 id = "ct-reconstruction"
 kind = "ct-recon"
@@ -102,6 +106,16 @@ coils = 8
 acceleration = 4.0
 seed = {seed}
 output = "mri"
+
+# Ultrasound: a linear array's plane waves over a cyst phantom and point targets, DAS B-mode from
+# one angle, compounded, and with the coherence factor; contrast, CNR and resolution.
+[[step]]
+id = "ultrasound"
+kind = "ultrasound"
+angles = 11
+density = {us_density}
+seed = {seed}
+output = "us"
 
 # 4. Ground truth for registration: the head deformed by a known diffeomorphism.
 [[step]]
@@ -209,6 +223,12 @@ id = "save-mri-cs"
 kind = "save"
 role = "mri_cs"
 path = "mr_slice_cs.nii.gz"
+
+[[step]]
+id = "save-us"
+kind = "save"
+role = "us_compound"
+path = "us_bmode.nii.gz"
 
 [[step]]
 id = "save-mr-registered"

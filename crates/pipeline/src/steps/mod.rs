@@ -12,6 +12,7 @@
 //! | `ct-recon` | `input` (HU) | `<output>_fbp`, `_fbp_low`, `_tv_low`, `_drr` | fan-beam CT at full and low dose, FBP and TV, scores, DRR |
 //! | `mri-recon` | `input` (MR) | `<output>_full`, `_zero_filled`, `_sense`, `_cs` | 8-coil k-space of a slice, 4× Poisson-disc undersampling, zero-filled, CG-SENSE and l1-wavelet CS with ESPIRiT maps, PSNR/SSIM |
 //! | `segment` | `image` (and `truth`) | `output` | CT body and lungs, MR brain tissue (atlas mask), Otsu, multi-Otsu, a trained model (built-in or folder; card modality checked); Dice/HD95/ASSD against `truth_groups` |
+//! | `ultrasound` | — | `<output>_single`, `_compound`, `_cf` | simulated plane-wave acquisition of the cyst and point phantoms; DAS from 1 angle, compounded, with coherence factor; CR, CNR, speckle SNR, FWHM |
 //! | `register` | `fixed`, `moving` (and labels, `truth_field`) | `output` (and `output_labels`) | rigid/affine/B-spline/SyN registration; TRE against a known field, Dice, folding |
 
 mod io_steps;
@@ -21,6 +22,7 @@ mod recon;
 mod register;
 mod segment;
 mod stats;
+mod us;
 
 use std::error::Error;
 
@@ -54,6 +56,7 @@ pub const KINDS: &[&str] = &[
     "mri-recon",
     "register",
     "segment",
+    "ultrasound",
 ];
 
 fn typed<T: Step + serde::de::DeserializeOwned + 'static>(
@@ -76,6 +79,7 @@ pub fn parse(kind: &str, table: toml::Table) -> Option<Result<Box<dyn Step>, Str
         "mri-recon" => typed::<recon::MriRecon>(table),
         "register" => typed::<register::RegisterStep>(table),
         "segment" => typed::<segment::SegmentStep>(table),
+        "ultrasound" => typed::<us::Ultrasound>(table),
         _ => return None,
     })
 }

@@ -1,4 +1,4 @@
-//! Evaluation in physical units: Dice, IoU, HD95, ASSD, NSD, PSNR, SSIM, MAE, TRE, Jacobian statistics, ROC/AUC, calibration.
+//! Evaluation in physical units: Dice, IoU, HD95, ASSD, NSD, PSNR, SSIM, MAE, TRE, Jacobian statistics, ultrasound FWHM/CR/CNR, ROC/AUC, calibration.
 //!
 //! Every metric is documented once here and used everywhere else; distances are in mm (the
 //! images' spacing and direction are used, never voxel counts).

@@ -44,6 +44,8 @@ enum Command {
     Project(cmd::ct::ProjectArgs),
     /// Digitally reconstructed radiograph (X-ray) of a CT volume.
     Drr(cmd::ct::DrrArgs),
+    /// Speckle reduction of ultrasound images (SRAD).
+    Despeckle(cmd::us::DespeckleArgs),
     /// Sampling masks and trajectories for MRI (random 1-D, equispaced, Poisson disc, radial).
     Mask(cmd::mri::MaskArgs),
     /// Segment an image: thresholds, Otsu, region growing, CT lungs, MR brain tissue, atlases,
@@ -136,6 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(EvalCmd::Segmentation(a)) => cmd::segment::eval_segmentation(a, &cli.global),
         Command::Eval(EvalCmd::Ultrasound(a)) => cmd::us::eval_us(a, &cli.global),
         Command::Recon(ReconCmd::Us(a)) => cmd::us::recon_us(a, &cli.global),
+        Command::Despeckle(a) => cmd::us::despeckle(a, &cli.global),
         Command::Simulate(SimulateCmd::Us(a)) => cmd::us::simulate_us(a, &cli.global),
         Command::Segment(a) => cmd::segment::segment(a, &cli.global),
         Command::Train(a) => cmd::nn::train(a, &cli.global),

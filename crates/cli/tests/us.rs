@@ -79,6 +79,35 @@ fn point_phantom_to_bmode_and_resolution() {
 }
 
 #[test]
+fn despeckle_keeps_the_grid_and_smooths() {
+    let d = tempfile::tempdir().unwrap();
+    let (rf, b, o) = (d.path().join("rf.nii.gz"), d.path().join("b.nii.gz"), d.path().join("o.nii.gz"));
+    ok(&run(&[
+        "-q",
+        "simulate",
+        "us",
+        "--angles",
+        "1",
+        "--density",
+        "10",
+        "--samples",
+        "1200",
+        "-o",
+        s(&rf),
+    ]));
+    ok(&run(&["-q", "recon", "us", "--rf", s(&rf), "--z-mm", "20,40", "--pixel-mm", "0.2", "-o", s(&b)]));
+    ok(&run(&["-q", "despeckle", "--input", s(&b), "--iterations", "20", "-o", s(&o)]));
+    let info = |p: &Path| -> serde_json::Value {
+        serde_json::from_str(&ok(&run(&["info", s(p), "--json"]))).unwrap()
+    };
+    let (ib, io) = (info(&b), info(&o));
+    assert_eq!(ib["dims"], io["dims"]);
+    assert_eq!(ib["spacing"], io["spacing"]);
+    assert_eq!(ib["origin"], io["origin"]);
+    assert_bad_input(&run(&["despeckle", "--input", s(&b), "--lambda", "3", "-o", s(&o)]), &["lambda"]);
+}
+
+#[test]
 fn probes_that_do_not_fit_are_refused() {
     let d = tempfile::tempdir().unwrap();
     let rf = d.path().join("rf.nii.gz");

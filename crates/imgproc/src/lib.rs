@@ -64,6 +64,7 @@ mod lines;
 pub mod mesh;
 pub mod morphology;
 pub mod resample;
+pub mod speckle;
 
 pub use error::ImgprocError;
 

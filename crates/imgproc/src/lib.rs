@@ -51,6 +51,7 @@
 //! | [`distance`] | exact EDT in mm to foreground / background, signed distance | Felzenszwalb & Huttenlocher 2012 |
 //! | [`grid`] | crop, pad, flip, permute, extract slice, reorient ("LPS", "RAS", …) | exact; world positions kept |
 //! | [`mesh`] | marching-cubes surfaces of masks and label maps (world LPS mm, closed at the border) | Lorensen & Cline 1987, face-consistent ambiguity rule: watertight |
+//! | [`speckle`] | speckle-reducing anisotropic diffusion (SRAD) of ultrasound envelopes | Yu & Acton 2002, their discretization |
 
 pub mod components;
 pub mod distance;

@@ -97,6 +97,7 @@ def main():
     a = ap.parse_args()
     os.environ["RAYON_NUM_THREADS"] = str(a.threads)
     d = a.workdir or tempfile.mkdtemp(prefix="us_bench_")
+    os.makedirs(d, exist_ok=True)
     subprocess.run(["cargo", "build", "-q", "--release", "-p", "hounsfield"], cwd=ROOT, check=True)
     hf = os.path.join(ROOT, "target", "release", "hounsfield")
     rf_path = os.path.join(d, "rf.nii.gz")

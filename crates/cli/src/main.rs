@@ -147,10 +147,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Whether a panic payload is std's "failed printing to stdout: Broken pipe".
+fn broken_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    text.contains("failed printing to stdout") && text.contains("Broken pipe")
+}
+
 fn main() -> ExitCode {
     // clap exits with status 2 on usage errors, as we want.
     let cli = Cli::parse();
     std::panic::set_hook(Box::new(|info| {
+        // A reader that went away (`hounsfield model info … | head`) is not a bug: stop
+        // quietly, as tools killed by SIGPIPE do (Rust ignores the signal, so println!
+        // panics instead).
+        if broken_pipe(info.payload()) {
+            return;
+        }
         eprintln!("hounsfield: internal error (a bug; please report it): {info}");
     }));
     match std::panic::catch_unwind(|| run(cli)) {
@@ -159,6 +175,7 @@ fn main() -> ExitCode {
             eprintln!("hounsfield: error: {}", ui::one_line(&e));
             ExitCode::from(2)
         }
+        Err(p) if broken_pipe(p.as_ref()) => ExitCode::SUCCESS,
         Err(_) => ExitCode::from(1),
     }
 }

@@ -123,6 +123,11 @@ pub struct CardOutput {
     /// Normalization of synthesis targets; the output is mapped back through it.
     #[serde(default)]
     pub normalization: Option<Normalization>,
+    /// Label ids of structures that are one connected piece by anatomy (a heart, a liver):
+    /// only the largest 26-connected component of each is kept, the rest becomes
+    /// background (nnU-Net's post-processing, decided here by anatomy rather than tuned).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub largest_component: Vec<u16>,
 }
 
 /// `[training]`: provenance.

@@ -445,6 +445,8 @@ pub struct InferenceSpec {
     pub size_multiple: usize,
     /// 2-D model (input must have depth 1).
     pub two_d: Option<bool>,
+    /// Label ids kept to their largest 26-connected component (segmentation).
+    pub largest_component: Vec<u16>,
 }
 
 impl InferenceSpec {
@@ -460,8 +462,28 @@ impl InferenceSpec {
             inference: card.inference.clone(),
             size_multiple: card.architecture.size_multiple(),
             two_d: Some(card.architecture.spatial_dims() == crate::ops::SpatialDims::D2),
+            largest_component: card.output.largest_component.clone(),
         }
     }
+}
+
+/// Keeps only the largest 26-connected component of each label in `ids`; the rest of that
+/// label becomes background.
+pub fn keep_largest_components(labels: &mut LabelVolume, ids: &[u16]) -> Result<(), NnError> {
+    use hounsfield_imgproc::components::{largest_component, Connectivity};
+    for &id in ids {
+        let mask = labels.as_volume().map(|&v| u8::from(v == id));
+        if !mask.data().contains(&1) {
+            continue;
+        }
+        let keep = largest_component(&mask, Connectivity::TwentySix)?;
+        for (v, (&m, &k)) in labels.as_volume_mut().data_mut().iter_mut().zip(mask.data().iter().zip(keep.data())) {
+            if m == 1 && k == 0 {
+                *v = 0;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs a model on a volume: checks the channels, resamples to the model's spacing,
@@ -551,7 +573,8 @@ pub fn predict_volume(
             };
             let ids: Vec<u16> =
                 cls.iter().map(|&c| spec.label_ids.get(c as usize).copied().unwrap_or(c)).collect();
-            let lab = LabelVolume::new(Volume::from_vec(work_dims, work_geom, ids)?);
+            let mut lab = LabelVolume::new(Volume::from_vec(work_dims, work_geom, ids)?);
+            keep_largest_components(&mut lab, &spec.largest_component)?;
             Ok(Prediction::Labels(if same {
                 lab
             } else {

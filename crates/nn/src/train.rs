@@ -120,6 +120,8 @@ pub struct CardConfig {
     pub labels: BTreeMap<String, String>,
     /// Orientation of the training images (default LPS).
     pub orientation: Option<String>,
+    /// Label ids kept to their largest connected component at inference (segmentation).
+    pub largest_component: Vec<u16>,
 }
 
 /// A training configuration (`train.toml`). Paths in `[data]` are relative to the file.
@@ -801,6 +803,7 @@ fn card(
             } else {
                 None
             },
+            largest_component: config.card.largest_component.clone(),
         },
         inference,
         architecture: config.model.clone(),

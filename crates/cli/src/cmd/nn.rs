@@ -235,6 +235,7 @@ fn open_model(a: &InferArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<Runner
             inference: Default::default(),
             size_multiple: 1,
             two_d: m.input_rank.map(|r| r == 4),
+            largest_component: Vec::new(),
         };
         return Ok(Runner { spec, predictor: Box::new(m), card: None });
     }

@@ -47,8 +47,7 @@ pub struct ImageGrid {
 impl ImageGrid {
     /// `nx × nz` pixels covering `[x_min, x_max] × [z_min, z_max]` (mm), ends included.
     pub fn spanning(x: [f64; 2], z: [f64; 2], nx: usize, nz: usize) -> Result<ImageGrid, ReconError> {
-        if nx < 2 || nz < 2 || !(x[1] > x[0]) || !(z[1] > z[0]) || !x.iter().chain(&z).all(|v| v.is_finite())
-        {
+        if !x.iter().chain(&z).all(|v| v.is_finite()) || nx < 2 || nz < 2 || x[1] <= x[0] || z[1] <= z[0] {
             return Err(invalid(
                 "image grid",
                 format!("needs ≥ 2 × 2 pixels over a non-empty span, got {nx} × {nz} over x {x:?}, z {z:?}"),

@@ -91,7 +91,7 @@ pub struct ReconUsArgs {
     /// Channel data `[samples, elements, transmissions]` (NIfTI or any volume format).
     #[arg(long)]
     pub rf: PathBuf,
-    /// Probe with its `[acquisition]` [default: `<rf stem>.probe.toml`].
+    /// Probe with its `[acquisition]` (default: `<rf stem>.probe.toml`).
     #[arg(long)]
     pub probe: Option<PathBuf>,
     /// Beamformer.

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Reproduces the shipped segmentation models from the project's own phantoms, then scores each
-# on held-out phantoms (seeds the training sets never used). CPU only; on 2 cores about 60 min
-# for the torso model and 45 min for the brain model.
+# Reproduces the shipped segmentation model (torso) and the brain-tissue experiment (not shipped
+# yet: undertrained, see models/README.md) from the project's own phantoms, then scores each on
+# held-out phantoms (seeds the training sets never used). CPU only; on 2 cores about 60 min for
+# the torso model and 45 min for the brain model.
 #
 #   scripts/train_models.sh [WORK_DIR] [torso|brain|all]   (defaults /tmp/hounsfield-train, all)
 #
-# Writes WORK_DIR/torso_run/model and WORK_DIR/brain_run/model (card + weights; copy them to
-# models/torso-organs and models/brain-tissue) and prints Dice/HD95 per structure: eight organs
+# Writes WORK_DIR/torso_run/model and WORK_DIR/brain_run/model (card + weights; the first is
+# models/torso-organs) and prints Dice/HD95 per structure: eight organs
 # on five held-out torsos; CSF, grey and white matter and ventricles on five held-out heads
 # rendered as T1, T2 and PD (the contrast-generalization gap of the random-contrast model).
 set -euo pipefail

@@ -477,7 +477,9 @@ pub fn keep_largest_components(labels: &mut LabelVolume, ids: &[u16]) -> Result<
             continue;
         }
         let keep = largest_component(&mask, Connectivity::TwentySix)?;
-        for (v, (&m, &k)) in labels.as_volume_mut().data_mut().iter_mut().zip(mask.data().iter().zip(keep.data())) {
+        for (v, (&m, &k)) in
+            labels.as_volume_mut().data_mut().iter_mut().zip(mask.data().iter().zip(keep.data()))
+        {
             if m == 1 && k == 0 {
                 *v = 0;
             }

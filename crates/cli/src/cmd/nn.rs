@@ -89,7 +89,7 @@ pub enum OnnxTask {
 /// Arguments of `hounsfield model info`.
 #[derive(clap::Args, Debug)]
 pub struct ModelInfoArgs {
-    /// Model folder, or the name of a model built into the binary (`torso-organs`, `brain-tissue`).
+    /// Model folder, or the name of a model built into the binary (`torso-organs`).
     pub model: PathBuf,
     /// Print the card as JSON.
     #[arg(long)]

@@ -108,14 +108,19 @@ pub fn srad(envelope: &Volume<f32>, options: &SradOptions) -> Result<Volume<f32>
                     ((s2 / k as f64 - m * m).max(0.0) / (m * m)).max(1e-12)
                 }
             };
-            let at = |i: isize, j: isize| {
-                slice[(j.clamp(0, ny as isize - 1) as usize) * nx + i.clamp(0, nx as isize - 1) as usize]
+            // Index with the border replicated, and a pixel with its differences to its
+            // north, south, west and east neighbours.
+            let idx = |i: isize, j: isize| {
+                (j.clamp(0, ny as isize - 1) as usize) * nx + i.clamp(0, nx as isize - 1) as usize
+            };
+            let diffs = |i: isize, j: isize| {
+                let v = slice[idx(i, j)];
+                let d = |a: isize, b: isize| slice[idx(a, b)] - v;
+                (v, d(i, j - 1), d(i, j + 1), d(i - 1, j), d(i + 1, j))
             };
             for j in 0..ny as isize {
                 for i in 0..nx as isize {
-                    let v = at(i, j);
-                    let (dn, ds, dw, de) =
-                        (at(i, j - 1) - v, at(i, j + 1) - v, at(i - 1, j) - v, at(i + 1, j) - v);
+                    let (v, dn, ds, dw, de) = diffs(i, j);
                     let g2 = ((dn * dn + ds * ds + dw * dw + de * de) / (v * v)) as f64;
                     let l = ((dn + ds + dw + de) / v) as f64;
                     let num = 0.5 * g2 - l * l / 16.0;
@@ -125,14 +130,10 @@ pub fn srad(envelope: &Volume<f32>, options: &SradOptions) -> Result<Volume<f32>
                     c[j as usize * nx + i as usize] = cv.clamp(0.0, 1.0) as f32;
                 }
             }
-            let cat = |i: isize, j: isize| {
-                c[(j.clamp(0, ny as isize - 1) as usize) * nx + i.clamp(0, nx as isize - 1) as usize]
-            };
+            let cat = |i: isize, j: isize| c[idx(i, j)];
             for j in 0..ny as isize {
                 for i in 0..nx as isize {
-                    let v = at(i, j);
-                    let (dn, ds, dw, de) =
-                        (at(i, j - 1) - v, at(i, j + 1) - v, at(i - 1, j) - v, at(i + 1, j) - v);
+                    let (v, dn, ds, dw, de) = diffs(i, j);
                     let cc = cat(i, j);
                     let d = cc * dn + cat(i, j + 1) * ds + cc * dw + cat(i + 1, j) * de;
                     next[j as usize * nx + i as usize] = (v + (options.lambda as f32 / 4.0) * d).max(floor);

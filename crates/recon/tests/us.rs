@@ -4,8 +4,8 @@
 
 use hounsfield_metrics::ultrasound::{contrast, fwhm, speckle_snr, Scale};
 use hounsfield_recon::us::{
-    beamform, image_volume, predicted_fwhm_mm, simulate, Acquisition, Apodization, BeamformOptions,
-    ImageGrid, Method, PhantomKind, Probe, Scatterer, SimulateOptions, UsPhantom,
+    beamform, image_volume, predicted_fwhm_mm, simulate, time_gain_compensate, Acquisition, Apodization,
+    BeamformOptions, ImageGrid, Method, PhantomKind, Probe, Scatterer, SimulateOptions, UsPhantom,
 };
 use hounsfield_recon::ReconError;
 
@@ -196,4 +196,47 @@ fn srad_smooths_speckle_and_keeps_the_lesions() {
     assert!((inc1 - inc0).abs() < 1.5, "inclusion CR {inc0} → {inc1}");
     let cyst = contrast(&after, Scale::Linear, [7.0, 32.0], 3.0, (5.0, 6.5)).unwrap();
     assert!(cyst.cr_db < -10.0 && cyst.cnr > 2.0, "cyst after SRAD {cyst:?}");
+}
+
+#[test]
+fn time_gain_compensation_undoes_the_attenuation() {
+    // The same speckle simulated with and without 0.5 dB/cm/MHz: at 5.208 MHz the echoes from
+    // 35 mm lose 10.4 dB more than those from 15 mm (4 cm more round trip), so the ratio of the
+    // two images' mean envelopes, deep over shallow, is 10^(−10.4/20) = 0.301 (the receive
+    // aperture, which grows with depth, cancels in the ratio). TGC at the same rate brings it
+    // back to 1. Tolerance 10 %: both images share their speckle, which mostly cancels too.
+    let h = 0.1;
+    let g =
+        hounsfield_core::Geometry { origin: [-8.0, 10.0, 0.0], spacing: [h, h, 1.0], ..Default::default() };
+    let mut labels = hounsfield_core::LabelVolume::background([161, 311, 1], g).unwrap();
+    labels.as_volume_mut().data_mut().iter_mut().for_each(|l| *l = 1);
+    let phantom = UsPhantom {
+        labels,
+        echogenicity: vec![(1, 1.0)],
+        points: Vec::new(),
+        point_amplitude: 0.0,
+        regions: Vec::new(),
+    };
+    let scat = phantom.scatterers(60.0, 5).unwrap();
+    let p = probe(vec![0.0]);
+    let grid = ImageGrid::spanning([-6.0, 6.0], [12.0, 38.0], 121, 261).unwrap();
+    let image = |alpha: f64| {
+        let opts = SimulateOptions { attenuation_db_cm_mhz: alpha, snr_db: None, ..Default::default() };
+        let (rf, dims) = simulate(&p, &p.transmits(), &scat, &opts).unwrap();
+        beamform(&rf, dims, &p, &grid, &BeamformOptions::default()).unwrap().envelope()
+    };
+    let (lossless, mut attenuated) = (image(0.0), image(0.5));
+    let mean = |e: &[f32], z: f64| {
+        let img = image_volume(&grid, e.to_vec()).unwrap();
+        hounsfield_metrics::ultrasound::ring_stats(&img, Scale::Linear, [0.0, z], 0.0, 3.0).unwrap().0
+    };
+    let ratio = |e: &[f32]| (mean(e, 35.0) / mean(&lossless, 35.0)) / (mean(e, 15.0) / mean(&lossless, 15.0));
+    let expected = 10f64.powf(-0.5 * 5.208 * 4.0 / 20.0);
+    let before = ratio(&attenuated);
+    assert!((before / expected - 1.0).abs() < 0.10, "attenuation deep/shallow {before} vs {expected}");
+    time_gain_compensate(&mut attenuated, &grid, &p, 0.5).unwrap();
+    let after = ratio(&attenuated);
+    assert!((after - 1.0).abs() < 0.10, "after TGC {after}");
+    let mut e = lossless.clone();
+    assert!(time_gain_compensate(&mut e, &grid, &p, -1.0).is_err());
 }

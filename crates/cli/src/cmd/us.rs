@@ -9,8 +9,8 @@ use hounsfield_core::{AnyVolume, Volume};
 use hounsfield_io::{write_image, WriteOptions};
 use hounsfield_metrics::ultrasound::{contrast, fwhm, Scale};
 use hounsfield_recon::us::{
-    beamform, channel_volume, image_volume, log_compress, simulate, Acquisition, Apodization,
-    BeamformOptions, ImageGrid, Method, PhantomKind, Probe, SimulateOptions, UsPhantom,
+    beamform, channel_volume, image_volume, log_compress, simulate, time_gain_compensate, Acquisition,
+    Apodization, BeamformOptions, ImageGrid, Method, PhantomKind, Probe, SimulateOptions, UsPhantom,
 };
 
 /// Built-in phantom.
@@ -109,6 +109,9 @@ pub struct ReconUsArgs {
     /// Dynamic range of the log-compressed image, dB.
     #[arg(long, default_value_t = 60.0)]
     pub dynamic_range: f64,
+    /// Time-gain compensation for this attenuation, dB/cm/MHz (0 = none; soft tissue ≈ 0.5).
+    #[arg(long, default_value_t = 0.0)]
+    pub tgc: f64,
     /// Lateral extent `min,max` in mm [default: the probe's width].
     #[arg(long, value_parser = parse_pair, allow_hyphen_values = true)]
     pub x_mm: Option<[f64; 2]>,
@@ -329,7 +332,10 @@ pub fn recon_us(a: ReconUsArgs, g: &crate::ui::GlobalArgs) -> anyhow::Result<()>
     let b = beamform(rf.data(), dims, &probe, &grid, &options)?;
     let secs = start.elapsed().as_secs_f64();
     pb.finish_and_clear();
-    let env = b.envelope();
+    let mut env = b.envelope();
+    if a.tgc != 0.0 {
+        time_gain_compensate(&mut env, &grid, &probe, a.tgc)?;
+    }
     let img = if a.envelope { env } else { log_compress(&env, a.dynamic_range)? };
     write_image(&a.output, &AnyVolume::F32(image_volume(&grid, img)?), &WriteOptions::default())
         .with_context(|| format!("cannot write {}", a.output.display()))?;

@@ -372,6 +372,33 @@ pub fn beamform(
     Ok(Beamformed { grid: *grid, iq: out, coherence: cf.then_some(coherence) })
 }
 
+/// Time-gain compensation: multiplies each row of an envelope on `grid` by the amplitude that
+/// attenuation of `alpha_db_cm_mhz` took from echoes at its depth over the round trip,
+/// `10^(α·f_c·2z/20)` with `z` in cm (what a scanner's TGC does, here exactly matched to a
+/// known attenuation).
+pub fn time_gain_compensate(
+    envelope: &mut [f32],
+    grid: &ImageGrid,
+    probe: &Probe,
+    alpha_db_cm_mhz: f64,
+) -> Result<(), ReconError> {
+    if !(alpha_db_cm_mhz.is_finite() && alpha_db_cm_mhz >= 0.0) {
+        return Err(invalid("tgc", format!("must be ≥ 0 dB/cm/MHz, got {alpha_db_cm_mhz}")));
+    }
+    if envelope.len() != grid.nx * grid.nz {
+        return Err(invalid(
+            "envelope",
+            format!("holds {} pixels, the grid {}", envelope.len(), grid.nx * grid.nz),
+        ));
+    }
+    for (j, row) in envelope.chunks_mut(grid.nx).enumerate() {
+        let z_cm = (grid.z0 + j as f64 * grid.dz) / 10.0;
+        let gain = 10f64.powf(alpha_db_cm_mhz * probe.fc_mhz() * 2.0 * z_cm / 20.0) as f32;
+        row.iter_mut().for_each(|v| *v *= gain);
+    }
+    Ok(())
+}
+
 /// Log compression: `20·log10(env / max)` clipped to `[−dynamic_range, 0]` dB.
 pub fn log_compress(envelope: &[f32], dynamic_range_db: f64) -> Result<Vec<f32>, ReconError> {
     if !(dynamic_range_db.is_finite() && dynamic_range_db > 0.0) {

@@ -29,7 +29,9 @@ pub mod beamform;
 pub mod probe;
 pub mod simulate;
 
-pub use beamform::{beamform, log_compress, Apodization, BeamformOptions, Beamformed, ImageGrid, Method};
+pub use beamform::{
+    beamform, log_compress, time_gain_compensate, Apodization, BeamformOptions, Beamformed, ImageGrid, Method,
+};
 pub use probe::{Acquisition, Probe, Transmit};
 pub use simulate::{predicted_fwhm_mm, simulate, PhantomKind, Scatterer, SimulateOptions, UsPhantom};
 

@@ -194,30 +194,29 @@ pub struct EvalUsArgs {
     pub json: bool,
 }
 
-fn parse_floats<const N: usize>(s: &str) -> Result<[f64; N], String> {
-    let v: Vec<f64> = s
+/// `N` comma-separated values of type `T`.
+fn parse_list<T: std::str::FromStr, const N: usize>(s: &str) -> Result<[T; N], String>
+where
+    T::Err: std::fmt::Display,
+{
+    let v: Vec<T> = s
         .split(',')
-        .map(|x| x.trim().parse::<f64>())
+        .map(|x| x.trim().parse::<T>())
         .collect::<Result<_, _>>()
         .map_err(|e| format!("`{s}`: {e}"))?;
-    v.try_into().map_err(|_| format!("`{s}` is not {N} comma-separated numbers"))
+    v.try_into().map_err(|_| format!("`{s}` is not {N} comma-separated values"))
 }
 
 fn parse_pair(s: &str) -> Result<[f64; 2], String> {
-    parse_floats::<2>(s)
+    parse_list(s)
 }
 
 fn parse_triple(s: &str) -> Result<[f64; 3], String> {
-    parse_floats::<3>(s)
+    parse_list(s)
 }
 
 fn parse_usize_pair(s: &str) -> Result<[usize; 2], String> {
-    let v: Vec<usize> = s
-        .split(',')
-        .map(|x| x.trim().parse::<usize>())
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("`{s}`: {e}"))?;
-    v.try_into().map_err(|_| format!("`{s}` is not two comma-separated counts"))
+    parse_list(s)
 }
 
 fn probe_path_for(rf: &Path) -> PathBuf {

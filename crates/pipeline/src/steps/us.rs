@@ -4,6 +4,7 @@
 //! resolution against what the simulator predicts.
 
 use hounsfield_metrics::ultrasound::{contrast, fwhm, speckle_snr, Scale};
+use hounsfield_recon::us::simulate::labels as us_labels;
 use hounsfield_recon::us::{
     beamform, image_volume, log_compress, predicted_fwhm_mm, simulate, Acquisition, BeamformOptions,
     ImageGrid, Method, PhantomKind, Probe, SimulateOptions, UsPhantom,
@@ -90,40 +91,45 @@ impl Step for Ultrasound {
                 BeamformOptions { method: Method::DasCoherenceFactor, ..Default::default() },
             ),
         ];
+        // One column per cyst or inclusion of the phantom, in its order.
+        let region_name = |&([x, z], r, l): &([f64; 2], f64, u16)| {
+            let what = if l == us_labels::CYST { "cyst" } else { "+6 dB" };
+            format!("{what} {r} mm at ({x}, {z}): CR{}", if l == us_labels::CYST { " / CNR" } else { "" })
+        };
+        let mut header = vec!["beamforming".to_string()];
+        header.extend(phantom.regions.iter().map(region_name));
+        header.push("speckle SNR".into());
         let mut t = Table {
             title: format!("Cyst phantom, {} scatterers: contrast (CR, dB), CNR and speckle SNR", scat.len()),
-            header: [
-                "beamforming",
-                "cyst 3 mm CR / CNR",
-                "cyst 4 mm CR / CNR",
-                "+6 dB 3 mm CR",
-                "+6 dB 4 mm CR",
-                "speckle SNR",
-            ]
-            .map(String::from)
-            .to_vec(),
+            header,
             rows: Vec::new(),
         };
         let mut images = Vec::new();
         for (k, (name, o)) in variants.iter().enumerate() {
             let b = beamform(&rf, dims, &probe, &grid, o)?;
             let env = image_volume(&grid, b.envelope())?;
-            let c =
-                |x: f64, z: f64, r: f64| contrast(&env, Scale::Linear, [x, z], 0.75 * r, (1.25 * r, 1.6 * r));
-            let (c1, c2, i1, i2) =
-                (c(-7.0, 17.0, 3.0)?, c(7.0, 32.0, 4.0)?, c(7.0, 17.0, 3.0)?, c(-7.0, 32.0, 4.0)?);
-            let snr = speckle_snr(&env, Scale::Linear, [0.0, 24.5], 2.5)?;
-            t.rows.push(vec![
-                (*name).to_string(),
-                format!("{:.1} / {:.2}", c1.cr_db, c1.cnr),
-                format!("{:.1} / {:.2}", c2.cr_db, c2.cnr),
-                format!("{:.2}", i1.cr_db),
-                format!("{:.2}", i2.cr_db),
-                format!("{snr:.2}"),
-            ]);
+            let mut row = vec![(*name).to_string()];
+            let (mut cyst4, mut inclusion4) = (None, None);
+            for &([x, z], r, l) in &phantom.regions {
+                let c = contrast(&env, Scale::Linear, [x, z], 0.75 * r, (1.25 * r, 1.6 * r))?;
+                if l == us_labels::CYST {
+                    row.push(format!("{:.1} / {:.2}", c.cr_db, c.cnr));
+                } else {
+                    row.push(format!("{:.2}", c.cr_db));
+                }
+                if r == 4.0 {
+                    *(if l == us_labels::CYST { &mut cyst4 } else { &mut inclusion4 }) = Some(c);
+                }
+            }
+            row.push(format!("{:.2}", speckle_snr(&env, Scale::Linear, [0.0, 24.5], 2.5)?));
+            t.rows.push(row);
             let key = ["single", "compound", "cf"][k];
-            ctx.record.metric(format!("cnr_cyst4_{key}"), c2.cnr, "");
-            ctx.record.metric(format!("cr_inclusion4_{key}"), i2.cr_db, "dB");
+            if let Some(c) = cyst4 {
+                ctx.record.metric(format!("cnr_cyst4_{key}"), c.cnr, "");
+            }
+            if let Some(c) = inclusion4 {
+                ctx.record.metric(format!("cr_inclusion4_{key}"), c.cr_db, "dB");
+            }
             images.push(image_volume(&grid, log_compress(&b.envelope(), self.dynamic_range)?)?);
         }
         ctx.record.tables.push(t);
